@@ -1,0 +1,47 @@
+"""Exceptions and warnings raised by bumpnet-root.
+
+Every error derives from :class:`BumpNetError`, so a caller can catch the whole
+family at once; each one also derives from the matching built-in exception.
+"""
+
+from __future__ import annotations
+
+
+class BumpNetError(Exception):
+    """Base class of every error raised by bumpnet-root."""
+
+
+class InvalidHistogramError(BumpNetError, ValueError):
+    """A histogram cannot be scanned (wrong dimension, bad edges, NaN contents)."""
+
+
+class UnsupportedInputError(BumpNetError, TypeError):
+    """An object is not a histogram type that bumpnet-root can read."""
+
+
+class ModelNotFoundError(BumpNetError, FileNotFoundError):
+    """A BumpNet model file is missing or cannot be loaded."""
+
+
+class FitFailedError(BumpNetError, RuntimeError):
+    """A likelihood fit did not converge."""
+
+
+class MissingDependencyError(BumpNetError, ImportError):
+    """An optional package needed for this feature is not installed."""
+
+
+class BumpNetWarning(UserWarning):
+    """Base class of every warning emitted by bumpnet-root."""
+
+
+class WeightedHistogramWarning(BumpNetWarning):
+    """A weighted histogram is scanned as if its contents were Poisson counts."""
+
+
+class FlowBinWarning(BumpNetWarning):
+    """A large fraction of the entries sits in the underflow or overflow bin."""
+
+
+class OutOfDomainWarning(BumpNetWarning):
+    """A spectrum lies outside the domain the network was trained on."""

@@ -1,0 +1,101 @@
+"""The internal 1-D histogram type that every input is converted to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import InvalidHistogramError
+
+
+@dataclass(frozen=True)
+class Hist1D:
+    """A 1-D histogram with explicit bin edges.
+
+    ``variances`` is None for unweighted (Poisson) counts; for weighted
+    histograms it holds the sum of squared weights per bin. Under- and overflow
+    contents are kept apart from ``counts`` and never enter the scan.
+    """
+
+    edges: np.ndarray
+    counts: np.ndarray
+    variances: np.ndarray | None = None
+    name: str = ""
+    title: str = ""
+    underflow: float = 0.0
+    overflow: float = 0.0
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        edges = np.ascontiguousarray(self.edges, dtype=np.float64)
+        counts = np.ascontiguousarray(self.counts, dtype=np.float64)
+        label = self.name or "<unnamed>"
+        if edges.ndim != 1 or counts.ndim != 1:
+            raise InvalidHistogramError(
+                f"histogram {label!r}: edges and counts must be 1-D arrays, got "
+                f"shapes {edges.shape} and {counts.shape}"
+            )
+        if edges.size != counts.size + 1:
+            raise InvalidHistogramError(
+                f"histogram {label!r}: {counts.size} bins need {counts.size + 1} "
+                f"edges, got {edges.size}"
+            )
+        if counts.size == 0:
+            raise InvalidHistogramError(f"histogram {label!r} has no bins")
+        if not np.all(np.isfinite(edges)):
+            raise InvalidHistogramError(
+                f"histogram {label!r}: bin edges contain NaN or inf: {edges}"
+            )
+        if np.any(np.diff(edges) <= 0):
+            bad = int(np.argmax(np.diff(edges) <= 0))
+            raise InvalidHistogramError(
+                f"histogram {label!r}: bin edges must increase strictly, but edge "
+                f"{bad + 1} ({edges[bad + 1]!r}) follows {edges[bad]!r}; rebin or "
+                "sort the edges"
+            )
+        object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "counts", counts)
+        if self.variances is not None:
+            variances = np.ascontiguousarray(self.variances, dtype=np.float64)
+            if variances.shape != counts.shape:
+                raise InvalidHistogramError(
+                    f"histogram {label!r}: variances have shape {variances.shape}, "
+                    f"counts {counts.shape}"
+                )
+            object.__setattr__(self, "variances", variances)
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.counts.size)
+
+    @property
+    def centers(self) -> np.ndarray:
+        return 0.5 * (self.edges[1:] + self.edges[:-1])
+
+    @property
+    def widths(self) -> np.ndarray:
+        return np.diff(self.edges)
+
+    @property
+    def is_weighted(self) -> bool:
+        """True when the variances differ from the counts (not Poisson)."""
+        if self.variances is None:
+            return False
+        return not np.allclose(self.variances, self.counts, rtol=1e-6, atol=1e-9)
+
+    @property
+    def label(self) -> str:
+        return self.name or "<unnamed>"
+
+    def slice(self, start: int, stop: int) -> Hist1D:
+        """Return the bins ``start:stop`` as a new histogram (flow set to zero)."""
+        variances = None if self.variances is None else self.variances[start:stop]
+        return Hist1D(
+            edges=self.edges[start : stop + 1],
+            counts=self.counts[start:stop],
+            variances=variances,
+            name=self.name,
+            title=self.title,
+            source=self.source,
+        )
