@@ -86,7 +86,7 @@ def gaussian_template_windows(
     z_high = (edges[index + 1] - centers[:, None]) / sigma[:, None]
     weight = _normal_cdf(z_high) - _normal_cdf(z_low)
     weight = np.where(valid, np.maximum(weight, 0.0), 0.0)
-    weight /= np.sum(weight, axis=1, keepdims=True)
+    weight /= np.sum(weight, axis=-1, keepdims=True)
     return index, weight
 
 
@@ -131,10 +131,14 @@ def local_significance(
         raise InvalidHistogramError("counts must be non-negative")
     index, weight = gaussian_template_windows(edges, width)
     z = np.empty_like(counts2d)
-    for row in range(counts2d.shape[0]):
-        n = counts2d[row][index]
-        b = np.maximum(background2d[row], MIN_BACKGROUND)[index]
-        z[row] = _fit_templates(n, b, weight)
+    # Rows are processed in chunks so that the (rows, n_bins, K) work arrays
+    # stay below about 2**22 elements.
+    chunk = max(1, 2**22 // max(1, index.size))
+    for start in range(0, counts2d.shape[0], chunk):
+        rows = slice(start, start + chunk)
+        n = counts2d[rows][:, index]
+        b = np.maximum(background2d[rows], MIN_BACKGROUND)[:, index]
+        z[rows] = _fit_templates(n, b, np.broadcast_to(weight, n.shape))
     return z[0] if squeeze else z
 
 
@@ -148,20 +152,20 @@ def _fit_templates(n: np.ndarray, b: np.ndarray, s: np.ndarray) -> np.ndarray:
     active = s > 0
     with np.errstate(divide="ignore"):
         ratio = np.where(active, b / np.where(active, s, 1.0), np.inf)
-    mu_low = -np.min(ratio, axis=1)
-    mu_high = np.maximum(np.sum(n, axis=1), 0.0) + 1.0
+    mu_low = -np.min(ratio, axis=-1)
+    mu_high = np.maximum(np.sum(n, axis=-1), 0.0) + 1.0
     low = mu_low.copy()
     high = mu_high.copy()
     mu = np.clip(
-        np.sum((n - b) * s, axis=1) / np.sum(s * s, axis=1),
+        np.sum((n - b) * s, axis=-1) / np.sum(s * s, axis=-1),
         0.5 * mu_low,
         0.5 * mu_high,
     )
     for _ in range(_NEWTON_ITERATIONS):
-        expected = b + mu[:, None] * s
+        expected = b + mu[..., None] * s
         safe = np.where(expected > 0, expected, 1.0)
-        grad = np.sum(np.where(active, n * s / safe, 0.0), axis=1) - 1.0
-        hess = -np.sum(np.where(active, n * s * s / (safe * safe), 0.0), axis=1)
+        grad = np.sum(np.where(active, n * s / safe, 0.0), axis=-1) - 1.0
+        hess = -np.sum(np.where(active, n * s * s / (safe * safe), 0.0), axis=-1)
         low = np.where(grad > 0, mu, low)
         high = np.where(grad <= 0, mu, high)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -175,8 +179,8 @@ def _fit_templates(n: np.ndarray, b: np.ndarray, s: np.ndarray) -> np.ndarray:
 def _signed_sqrt_q0(
     n: np.ndarray, b: np.ndarray, s: np.ndarray, mu: np.ndarray
 ) -> np.ndarray:
-    shift = mu[:, None] * s / b
+    shift = mu[..., None] * s / b
     with np.errstate(divide="ignore", invalid="ignore"):
         log_term = np.where(n > 0, n * np.log1p(np.maximum(shift, -1.0 + 1e-300)), 0.0)
-    q0 = 2.0 * np.sum(log_term - mu[:, None] * s, axis=1)
+    q0 = 2.0 * np.sum(log_term - mu[..., None] * s, axis=-1)
     return np.sign(mu) * np.sqrt(np.maximum(q0, 0.0))

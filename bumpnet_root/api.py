@@ -1,0 +1,190 @@
+"""Python interface: load a BumpNet model and compute Z per bin.
+
+>>> from bumpnet_root import BumpNet
+>>> net = BumpNet.load()                   # the default model shipped in the package
+>>> z = net.predict((counts, edges))       # numpy array, one Z per bin
+>>> z_th1 = net.predict_th1(root_th1)      # ROOT TH1D of Z with the input's binning
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .domain import ScanDomain, scan_domain
+from .errors import InvalidHistogramError
+from .export import file_checksum, load_torchscript
+from .histogram import Hist1D
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "default.pt"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """BumpNet's output for one histogram.
+
+    ``z`` and ``background`` have one entry per bin of ``histogram``. Bins
+    outside ``domain.start:domain.stop`` were not scanned: their Z is 0 and
+    their background NaN.
+    """
+
+    histogram: Hist1D
+    z: np.ndarray
+    background: np.ndarray
+    domain: ScanDomain
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def z_max(self) -> float:
+        return float(np.max(self.z))
+
+    @property
+    def argmax(self) -> int:
+        return int(np.argmax(self.z))
+
+    @property
+    def mass_at_z_max(self) -> float:
+        return float(self.histogram.centers[self.argmax])
+
+
+def _as_hist1d(obj: Any) -> Hist1D:
+    from .adapters import to_hist1d
+
+    return to_hist1d(obj)
+
+
+class BumpNet:
+    """A loaded BumpNet model (TorchScript) with its metadata."""
+
+    def __init__(
+        self, module: torch.jit.ScriptModule, metadata: dict, path: Path
+    ) -> None:
+        self.module = module
+        self.metadata = metadata
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> BumpNet:
+        """Load the model at ``path``, or the package's default model when None."""
+        resolved = DEFAULT_MODEL_PATH if path is None else Path(path)
+        module, metadata = load_torchscript(resolved)
+        logger.debug("loaded BumpNet model %s", resolved)
+        return cls(module, metadata, resolved)
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the model file."""
+        return file_checksum(self.path)
+
+    def predict(self, histogram: Any, domain: str = "auto") -> np.ndarray:
+        """Return Z per bin for one histogram of any accepted type.
+
+        ``domain="auto"`` scans from the maximum of the spectrum on (bins before
+        it get Z = 0) and raises InvalidHistogramError when the histogram is not
+        a falling spectrum; ``domain="full"`` scans every bin as given.
+        """
+        prediction = self.evaluate([histogram], domain=domain, strict=True)[0]
+        assert isinstance(prediction, Prediction)
+        return prediction.z
+
+    def predict_many(
+        self, histograms: Iterable[Any], domain: str = "auto", batch_size: int = 1024
+    ) -> list[np.ndarray]:
+        """Return Z per bin for each histogram, evaluated in batches."""
+        predictions = self.evaluate(
+            list(histograms), domain=domain, strict=True, batch_size=batch_size
+        )
+        return [p.z for p in predictions if isinstance(p, Prediction)]
+
+    def predict_th1(self, histogram: Any, name: str | None = None, domain="auto"):
+        """Return a ROOT ``TH1D`` of Z with the binning of ``histogram``."""
+        from .adapters import to_th1d
+
+        h = _as_hist1d(histogram)
+        z = self.predict(h, domain=domain)
+        return to_th1d(
+            h,
+            values=z,
+            name=name or f"{h.name or 'h'}_z",
+            title=f"BumpNet local significance of {h.title or h.name or 'h'}",
+        )
+
+    def evaluate(
+        self,
+        histograms: Sequence[Any],
+        domain: str = "auto",
+        strict: bool = False,
+        batch_size: int = 1024,
+    ) -> list[Prediction | Exception]:
+        """Evaluate many histograms; return a Prediction or the error for each.
+
+        With ``strict`` the first error is raised instead. Histograms are
+        grouped by the number of scanned bins so that each group runs as one
+        batch through the network.
+        """
+        if domain not in ("auto", "full"):
+            raise ValueError(f"domain must be 'auto' or 'full', got {domain!r}")
+        results: list[Prediction | Exception | None] = [None] * len(histograms)
+        groups: dict[int, list[tuple[int, Hist1D, ScanDomain]]] = defaultdict(list)
+        for position, item in enumerate(histograms):
+            try:
+                h = _as_hist1d(item)
+                if domain == "full":
+                    checked = ScanDomain(0, h.n_bins)
+                else:
+                    checked = scan_domain(h)
+                if checked.skip_reason is not None:
+                    raise InvalidHistogramError(
+                        f"histogram {h.label!r} cannot be scanned: "
+                        f"{checked.skip_reason}"
+                    )
+            except Exception as error:
+                if strict:
+                    raise
+                results[position] = error
+                continue
+            groups[checked.stop - checked.start].append((position, h, checked))
+        for size, members in groups.items():
+            for first in range(0, len(members), batch_size):
+                chunk = members[first : first + batch_size]
+                self._run_batch(chunk, size, results)
+        return [r for r in results if r is not None]
+
+    def _run_batch(
+        self,
+        chunk: list[tuple[int, Hist1D, ScanDomain]],
+        size: int,
+        results: list,
+    ) -> None:
+        counts = np.empty((len(chunk), size))
+        edges = np.empty((len(chunk), size + 1))
+        for row, (_, h, checked) in enumerate(chunk):
+            counts[row] = h.counts[checked.start : checked.stop]
+            edges[row] = h.edges[checked.start : checked.stop + 1]
+        with torch.inference_mode():
+            z, background = self.module(
+                torch.from_numpy(counts), torch.from_numpy(edges)
+            )
+        z_array = z.numpy()
+        background_array = background.numpy()
+        for row, (position, h, checked) in enumerate(chunk):
+            full_z = np.zeros(h.n_bins)
+            full_b = np.full(h.n_bins, np.nan)
+            full_z[checked.start : checked.stop] = z_array[row]
+            full_b[checked.start : checked.stop] = background_array[row]
+            results[position] = Prediction(
+                histogram=h,
+                z=full_z,
+                background=full_b,
+                domain=checked,
+                notes=checked.notes,
+            )
