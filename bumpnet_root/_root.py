@@ -47,7 +47,7 @@ def is_root_object(obj: object) -> bool:
     """Return True when ``obj`` is a C++ object bound by PyROOT (cppyy).
 
     Never imports ROOT: when ROOT is not in ``sys.modules``, no ROOT object can
-    exist and the answer is False.
+    exist, so it returns False.
     """
     if "ROOT" not in sys.modules:
         return False

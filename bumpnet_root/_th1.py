@@ -48,7 +48,7 @@ class TH1Arrays:
 def read_th1(root: ModuleType, obj: Any) -> TH1Arrays:
     """Copy the binning and contents of a 1-D ROOT histogram into numpy arrays.
 
-    Accepts every TH1 class with one dimension and an RDataFrame result that holds
+    Accepts every TH1 class with one dimension and an RDataFrame result that contains
     one. Raises UnsupportedInputError for objects that are not histograms and
     InvalidHistogramError for profiles, TH2/TH3 and labelled axes.
     """
@@ -133,6 +133,7 @@ def _read_contents(root: ModuleType, obj: Any) -> np.ndarray:
     if _copy_helper_declared:
         root.bumpnet_root_detail.copy_th1_contents(obj, contents)
     else:
+        # NOTE: untested, because Declare succeeds with the ROOT 6.40 wheel.
         logger.warning(
             "ROOT failed to compile the copy helper for %s; reading %d bins of "
             "%r one by one",
@@ -194,7 +195,8 @@ def write_th1d(
         if hist.GetSumw2N() > 0:
             hist.Sumw2(False)
     else:
-        hist.Sumw2(True)
+        if hist.GetSumw2N() == 0:
+            hist.Sumw2(True)
         hist.GetSumw2().Set(n_cells, np.ascontiguousarray(sumw2, dtype=np.float64))
     hist.ResetStats()
     return hist
