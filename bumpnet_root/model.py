@@ -61,7 +61,7 @@ class BumpNetModule(nn.Module):
         self.channels = channels
         self.template_reach = template_reach
         self.template_width = template_width
-        self.input = nn.Conv1d(4, channels, 1)
+        self.input = nn.Conv1d(6, channels, 1)
         self.blocks = nn.ModuleList(
             [_ResidualBlock(channels, kernel_size, d) for d in dilations]
         )
@@ -69,7 +69,7 @@ class BumpNetModule(nn.Module):
             nn.GELU(),
             nn.Conv1d(channels, channels, 1),
             nn.GELU(),
-            nn.Conv1d(channels, 1, 1),
+            nn.Conv1d(channels, 2, 1),
         )
         # The last layer starts at zero, so an untrained model returns b = n.
         last = self.head[-1]
@@ -78,20 +78,37 @@ class BumpNetModule(nn.Module):
         nn.init.zeros_(last.bias)
 
     def log_background(self, counts: torch.Tensor) -> torch.Tensor:
-        """Return log b per bin (float64) for counts of shape (batch, n_bins)."""
-        y = torch.log1p(counts.to(torch.float64).clamp(min=0.0))
+        """Return log(b + 1) per bin (float64) for counts of shape (batch, n_bins)."""
+        n = counts.to(torch.float64).clamp(min=0.0)
+        y = torch.log1p(n)
         center = y.mean(dim=1, keepdim=True)
         spread = y.std(dim=1, keepdim=True, unbiased=False) + 0.1
-        normalised = (y - center) / spread
-        noise = torch.rsqrt(counts.to(torch.float64).clamp(min=0.0) + 1.0)
-        level = (center / 10.0).expand_as(y)
-        ones = torch.ones_like(y)
-        features = torch.stack([normalised, noise, level, ones], dim=1).float()
+        # Relative Poisson noise of a bin, which is also its noise in log space.
+        noise = torch.rsqrt(n + 1.0)
+        padded = torch.nn.functional.pad(y[:, None, :], (1, 1), mode="replicate")[
+            :, 0, :
+        ]
+        curvature = (y - 0.5 * (padded[:, :-2] + padded[:, 2:])) / noise
+        slope = 0.5 * (padded[:, 2:] - padded[:, :-2]) / noise
+        features = torch.stack(
+            [
+                (y - center) / spread,
+                torch.asinh(curvature),
+                torch.asinh(slope),
+                noise,
+                (center / 10.0).expand_as(y),
+                torch.ones_like(y),
+            ],
+            dim=1,
+        ).float()
         x = self.input(features)
         for block in self.blocks:
             x = block(x)
-        correction = self.head(x)[:, 0, :].to(torch.float64)
-        return y + spread * correction
+        correction = self.head(x).to(torch.float64)
+        # Two outputs: a fine correction in units of the bin's Poisson noise and
+        # a coarse one in units of the histogram's spread of log counts, so
+        # that both noise and large excesses are within reach.
+        return y + noise * correction[:, 0, :] + spread * correction[:, 1, :]
 
     def forward(
         self, counts: torch.Tensor, edges: torch.Tensor
@@ -147,10 +164,14 @@ def likelihood_ratio_z(
     edges: torch.Tensor,
     reach: int = DEFAULT_TEMPLATE_REACH,
     width: float = 1.0,
+    smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Return the signed local significance per bin, batched, in the graph.
 
     Same definition as :func:`bumpnet_root.significance.local_significance`.
+    A positive ``smoothing`` eps returns sign(mu) (sqrt(q0 + eps) - sqrt(eps))
+    instead, whose gradient stays finite at q0 = 0; training uses it for both
+    the label and the prediction, inference uses 0.
     mu_hat is found without gradient (safeguarded Newton on a concave function);
     by the envelope theorem the gradient of q0 with respect to b at fixed
     mu_hat is the full gradient, so training can backpropagate through Z.
@@ -168,7 +189,10 @@ def likelihood_ratio_z(
         n > 0, n * torch.log1p(shift.clamp(min=-1.0 + 1e-12)), torch.zeros_like(n)
     )
     q0 = 2.0 * (log_term - mu[:, :, None] * weight).sum(dim=2)
-    return torch.sign(mu) * torch.sqrt(q0.clamp(min=1e-12))
+    q0 = q0.clamp(min=0.0)
+    if smoothing > 0.0:
+        return torch.sign(mu) * (torch.sqrt(q0 + smoothing) - math.sqrt(smoothing))
+    return torch.sign(mu) * torch.sqrt(q0)
 
 
 def _fit_signal_strength(

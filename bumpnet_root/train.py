@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 # Template reach used for the training loss; uniform bins need no more than
 # 6 sigma (lost probability 2e-9), and a shorter window is faster.
 _TRAINING_REACH = 6
+# sqrt(q0) has an infinite derivative at q0 = 0; the training loss compares
+# sqrt(q0 + eps) - sqrt(eps) instead (see likelihood_ratio_z).
+_Z_SMOOTHING = 0.05
 
 
 @dataclass(frozen=True)
@@ -76,10 +79,14 @@ def training_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Return the loss of one batch and its parts as floats."""
     with torch.no_grad():
-        z_true = likelihood_ratio_z(counts, background, edges, _TRAINING_REACH)
+        z_true = likelihood_ratio_z(
+            counts, background, edges, _TRAINING_REACH, smoothing=_Z_SMOOTHING
+        )
     log_b = module.log_background(counts)
     estimate = (torch.exp(log_b) - 1.0).clamp(min=1e-3)
-    z_pred = likelihood_ratio_z(counts, estimate, edges, _TRAINING_REACH)
+    z_pred = likelihood_ratio_z(
+        counts, estimate, edges, _TRAINING_REACH, smoothing=_Z_SMOOTHING
+    )
     loss_z = F.smooth_l1_loss(z_pred, z_true, beta=1.0)
     pull = (estimate - background) / torch.sqrt(background + 1.0)
     loss_pull = F.smooth_l1_loss(pull, torch.zeros_like(pull), beta=1.0)
