@@ -1,0 +1,493 @@
+"""The ``bumpnet`` command line: scan ROOT files, train and validate models.
+
+Each subcommand is one ``_add_<name>_parser(subparsers, parent)`` function. It
+adds its parser (with ``parents=[parent]`` for -v/-q) and sets ``handler`` to a
+function that takes the parsed arguments and returns the exit status.
+:data:`SUBCOMMANDS` lists these functions, so a new subcommand is one more
+entry in that tuple. Heavy modules (torch, uproot, matplotlib)
+are imported inside the handlers, which keeps ``bumpnet --help`` fast.
+
+Exit status: 0 on success (for ``scan``: at least one histogram was scanned),
+1 when nothing could be done (no histogram scanned, model missing, outputs not
+writable), 2 for usage errors, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._version import __version__
+
+logger = logging.getLogger("bumpnet_root.cli")
+
+EXIT_OK = 0
+EXIT_NOTHING_DONE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# Candidates printed in the ranked table unless --table-rows sets another
+# number. summary.csv always lists all of them.
+DEFAULT_TABLE_ROWS = 50
+
+
+def _configure_logging(verbosity: int) -> None:
+    """Send log records of level INFO (-v: DEBUG, -q: WARNING) to stderr."""
+    level = {-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}[verbosity]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    # Other libraries log at WARNING and above only, even with -v.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("bumpnet_root").setLevel(level)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _model_version(metadata: dict[str, Any]) -> str:
+    """Return the version recorded in a model's metadata, or 'unknown'."""
+    for key in ("model_version", "version"):
+        if metadata.get(key):
+            return str(metadata[key])
+    if metadata.get("bumpnet_root_version"):
+        return f"trained with bumpnet-root {metadata['bumpnet_root_version']}"
+    return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """Print the package version and the default model's version and SHA-256."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(
+            option_strings,
+            dest=dest,
+            default=argparse.SUPPRESS,
+            nargs=0,
+            help="print the package version and the default model's version and "
+            "SHA-256 checksum, then exit",
+        )
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from .api import DEFAULT_MODEL_PATH, BumpNet
+        from .errors import ModelNotFoundError
+
+        print(f"bumpnet-root {__version__}")
+        try:
+            model = BumpNet.load()
+        except ModelNotFoundError as error:
+            print(f"default model: not available ({error})")
+            print(
+                f"  reinstall bumpnet-root to restore {DEFAULT_MODEL_PATH}, or pass "
+                "--model PATH to 'bumpnet scan'"
+            )
+        else:
+            print(f"default model: {model.path}")
+            print(f"  version: {_model_version(model.metadata)}")
+            print(f"  sha256: {model.checksum}")
+        parser.exit(EXIT_OK)
+
+
+def _verbosity_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=1,
+        default=0,
+        help="log debug messages too",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=-1,
+        help="log warnings and errors only",
+    )
+    return parent
+
+
+# ---------------------------------------------------------------- scan
+
+
+def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
+    from .scan import DEFAULT_THRESHOLD
+
+    parser = subparsers.add_parser(
+        "scan",
+        parents=[parent],
+        help="scan the 1-D histograms in ROOT files for resonances",
+        description="Scan every 1-D histogram in the given ROOT files (all "
+        "directories, newest cycle of each name) with BumpNet, print the "
+        "candidates ranked by Z and write summary.json, summary.csv, "
+        "scan_report.json, significance.root and plots into --out.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="ROOT files")
+    parser.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="scan only objects whose path inside the file matches this glob "
+        "(fnmatch, for example 'demo/GMmass*'); may be given several times",
+    )
+    parser.add_argument(
+        "--out",
+        default="bumpnet-out",
+        type=Path,
+        metavar="DIR",
+        help="output directory (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        metavar="PATH",
+        help="BumpNet model file (default: the model shipped with the package)",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        metavar="Z",
+        help="local significance a candidate must exceed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--plots",
+        type=_non_negative_int,
+        default=10,
+        metavar="N",
+        help="plot the N histograms with the highest Z (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--plot-format",
+        choices=("png", "pdf"),
+        default="png",
+        help="'pdf' writes a PDF next to each PNG (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=1024,
+        metavar="N",
+        help="histograms per network call (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--table-rows",
+        type=_non_negative_int,
+        default=DEFAULT_TABLE_ROWS,
+        metavar="N",
+        help="candidates printed in the ranked table, 0 for all "
+        "(default: %(default)s); summary.csv lists all",
+    )
+    parser.set_defaults(handler=_run_scan)
+
+
+def _format_table(report, threshold: float, max_rows: int) -> list[str]:
+    """Return the lines of the ranked candidate table."""
+    ranked = report.ranked_candidates()
+    if not ranked:
+        return [f"no candidate with Z > {threshold:g}"]
+    shown = ranked if max_rows == 0 else ranked[:max_rows]
+    labels = [f"{result.file}:{result.name}" for result, _ in shown]
+    width = max(len("histogram"), *(len(label) for label in labels))
+    lines = [
+        f"candidates with Z > {threshold:g}, highest first:",
+        f"{'rank':>4}  {'Z':>7}  {'mass':>10}  {'histogram':<{width}}  scanned range",
+    ]
+    for rank, ((result, candidate), label) in enumerate(zip(shown, labels), start=1):
+        low, high = result.scan_range
+        scanned = f"{low:.4g} to {high:.4g}"
+        if result.notes:
+            scanned += " (" + "; ".join(result.notes) + ")"
+        lines.append(
+            f"{rank:>4}  {candidate.z:>7.2f}  {candidate.mass:>10.4g}  "
+            f"{label:<{width}}  {scanned}"
+        )
+    if len(shown) < len(ranked):
+        lines.append(
+            f"... {len(ranked) - len(shown)} more in summary.csv "
+            "(--table-rows 0 prints all)"
+        )
+    return lines
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .api import BumpNet
+    from .errors import ModelNotFoundError
+    from .io import write_outputs
+    from .plotting import plot_top_results
+    from .scan import ScanReport, scan_files
+
+    try:
+        model = BumpNet.load(args.model)
+    except ModelNotFoundError as error:
+        logger.error("%s", error)
+        return EXIT_NOTHING_DONE
+    model_info = {
+        "path": str(model.path),
+        "sha256": model.checksum,
+        "version": _model_version(model.metadata),
+    }
+
+    report = ScanReport()
+    interrupted = False
+    with tqdm(total=len(args.files), unit="file", disable=None) as bar:
+        try:
+            scan_files(
+                args.files,
+                model,
+                select=args.select,
+                threshold=args.threshold,
+                batch_size=args.batch_size,
+                on_file_done=lambda _path: bar.update(),
+                report=report,
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+            logger.warning(
+                "interrupted; writing the %d histograms scanned so far",
+                len(report.results),
+            )
+
+    try:
+        write_outputs(report, args.out, args.threshold, model_info)
+        formats = ("png", "pdf") if args.plot_format == "pdf" else ("png",)
+        plot_top_results(
+            report, args.out / "plots", args.threshold, args.plots, formats
+        )
+    except OSError as error:
+        logger.error(
+            "failed to write the outputs into %s: %s; choose a writable --out",
+            args.out,
+            error,
+        )
+        return EXIT_NOTHING_DONE
+
+    for line in _format_table(report, args.threshold, args.table_rows):
+        print(line)
+    print(
+        f"scanned {len(report.results)} histograms in {len(report.files)} files "
+        f"({len(report.skipped)} skipped, {len(report.failed)} failed); "
+        f"outputs in {args.out}"
+    )
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if not report.results:
+        logger.error(
+            "no histogram was scanned; check the file paths and --select patterns "
+            "(the skip reasons are in %s)",
+            args.out / "scan_report.json",
+        )
+        return EXIT_NOTHING_DONE
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- train
+
+
+def _add_train_parser(subparsers, parent: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        parents=[parent],
+        help="train a BumpNet model on synthetic spectra",
+        description="Train a model, write DIR/model.pt and DIR/model_card.json "
+        "and print the validation figures. Unset options take the defaults of "
+        "bumpnet_root.train.TrainingConfig.",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="directory for model.pt, model_card.json and checkpoints/",
+    )
+    parser.add_argument(
+        "--steps", type=_positive_int, metavar="N", help="optimiser steps"
+    )
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="seed of the weights and the data"
+    )
+    parser.add_argument(
+        "--batch-size", type=_positive_int, metavar="N", help="histograms per step"
+    )
+    parser.add_argument(
+        "--threads", type=_positive_int, metavar="N", help="torch CPU threads"
+    )
+    parser.add_argument(
+        "--validation-histograms",
+        type=_positive_int,
+        metavar="N",
+        help="signal histograms generated for the validation figures",
+    )
+    parser.add_argument(
+        "--background-only-histograms",
+        type=_positive_int,
+        metavar="N",
+        help="background-only histograms generated for the validation figures",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the newest checkpoint in DIR/checkpoints",
+    )
+    parser.set_defaults(handler=_run_train)
+
+
+def _print_figures(figures: dict[str, Any], reference: dict[str, Any] | None) -> None:
+    width = max(len(key) for key in figures)
+    if reference:
+        print(f"{'figure':<{width}}  {'this run':>12}  {'model card':>12}")
+    for key, value in figures.items():
+        line = f"{key:<{width}}  {value!s:>12}"
+        if reference:
+            line += f"  {reference.get(key, '-')!s:>12}"
+        print(line)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .train import TrainingConfig, train
+
+    overrides = {
+        key: value
+        for key, value in {
+            "steps": args.steps,
+            "seed": args.seed,
+            "batch_size": args.batch_size,
+            "threads": args.threads,
+            "validation_histograms": args.validation_histograms,
+            "background_only_histograms": args.background_only_histograms,
+        }.items()
+        if value is not None
+    }
+    config = dataclasses.replace(TrainingConfig(), **overrides)
+    with tqdm(total=config.steps, unit="step", disable=None) as bar:
+
+        def progress(step: int, metrics: dict[str, float]) -> None:
+            bar.update(step + 1 - bar.n)
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}", refresh=False)
+
+        card = train(config, args.out, progress=progress, resume=args.resume)
+    print(f"wrote {args.out / 'model.pt'} and {args.out / 'model_card.json'}")
+    print("validation figures:")
+    _print_figures(card["validation"], None)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- validate
+
+
+def _add_validate_parser(subparsers, parent: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        parents=[parent],
+        help="compute a model's validation figures on fresh synthetic spectra",
+        description="Compare a model's Z with the likelihood ratio computed with "
+        "the true background on freshly generated spectra, and print the figures "
+        "next to those stored in the model card.",
+    )
+    parser.add_argument("model", type=Path, metavar="MODEL", help="model file")
+    parser.add_argument(
+        "--signal",
+        type=_positive_int,
+        default=2000,
+        metavar="N",
+        help="histograms with one injected signal (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--background-only",
+        type=_positive_int,
+        default=5000,
+        metavar="N",
+        help="histograms without signal (default: %(default)s)",
+    )
+    parser.set_defaults(handler=_run_validate)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from .errors import ModelNotFoundError
+    from .export import load_torchscript
+    from .validation import validate_model
+
+    try:
+        _, metadata = load_torchscript(args.model)
+    except ModelNotFoundError as error:
+        logger.error("%s", error)
+        return EXIT_NOTHING_DONE
+    figures = validate_model(args.model, args.signal, args.background_only)
+    _print_figures(figures, metadata.get("validation"))
+    return EXIT_OK
+
+
+SubcommandAdder = Callable[[Any, argparse.ArgumentParser], None]
+SUBCOMMANDS: tuple[SubcommandAdder, ...] = (
+    _add_scan_parser,
+    _add_train_parser,
+    _add_validate_parser,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``bumpnet`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="bumpnet",
+        description="Search invariant-mass histograms for resonances with BumpNet.",
+    )
+    parser.add_argument("--version", action=_VersionAction)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parent = _verbosity_parent()
+    for add_subcommand in SUBCOMMANDS:
+        add_subcommand(subparsers, parent)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbosity)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    # Log lines go through tqdm.write, so they do not break a progress bar.
+    with logging_redirect_tqdm():
+        try:
+            return int(args.handler(args))
+        except KeyboardInterrupt:
+            logger.error("interrupted")
+            return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Output files of a scan: JSON and CSV summaries and a ROOT file of Z.
+
+Every file is written to a temporary name in its target directory and moved
+into place with :func:`os.replace`, so a reader never sees a half-written file
+and an interrupted run leaves the previous output intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import uproot
+
+from .scan import ScanReport, ScanResult
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_JSON = "summary.json"
+SUMMARY_CSV = "summary.csv"
+REPORT_JSON = "scan_report.json"
+SIGNIFICANCE_ROOT = "significance.root"
+
+CSV_COLUMNS = (
+    "rank",
+    "file",
+    "name",
+    "z",
+    "mass",
+    "bin",
+    "scan_low",
+    "scan_high",
+    "notes",
+)
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(temporary_path)``, then move the file to ``path``.
+
+    The temporary file lies in the same directory as ``path`` (so the move is
+    atomic on POSIX file systems) and is removed when ``write`` raises.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _finite_or_none(values: np.ndarray) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in values.tolist()]
+
+
+def result_to_dict(result: ScanResult) -> dict[str, Any]:
+    """Return the ``summary.json`` entry of one scanned histogram."""
+    histogram = result.histogram
+    domain = result.prediction.domain
+    return {
+        "file": result.file,
+        "name": result.name,
+        "key": result.key,
+        "title": histogram.title,
+        "x_title": result.x_title,
+        "z_max": result.z_max,
+        "mass_at_z_max": result.mass_at_z_max,
+        "scan_start": domain.start,
+        "scan_stop": domain.stop,
+        "scan_range": list(result.scan_range),
+        "notes": list(result.notes),
+        "warnings": list(result.warnings),
+        "candidates": [
+            {"z": c.z, "mass": c.mass, "bin": c.bin} for c in result.candidates
+        ],
+        "edges": histogram.edges.tolist(),
+        "counts": histogram.counts.tolist(),
+        "z": _finite_or_none(result.prediction.z),
+        "background": _finite_or_none(result.prediction.background),
+    }
+
+
+def report_to_dict(
+    report: ScanReport, threshold: float, model: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the content of ``scan_report.json``."""
+    return {
+        "files": list(report.files),
+        "model": model,
+        "threshold": threshold,
+        "scanned": len(report.results),
+        "candidates": sum(len(r.candidates) for r in report.results),
+        "skipped": [
+            {
+                "file": s.file,
+                "name": s.name,
+                "class": s.class_name,
+                "reason": s.reason,
+            }
+            for s in report.skipped
+        ],
+        "failed": [
+            {
+                "file": f.file,
+                "name": f.name,
+                "error": f.error,
+                "error_type": f.error_type,
+            }
+            for f in report.failed
+        ],
+    }
+
+
+def candidates_csv(report: ScanReport) -> str:
+    """Return the text of ``summary.csv``, one row per candidate, highest Z first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for rank, (result, candidate) in enumerate(report.ranked_candidates(), start=1):
+        low, high = result.scan_range
+        writer.writerow(
+            [
+                rank,
+                result.file,
+                result.name,
+                f"{candidate.z:.4f}",
+                f"{candidate.mass:.6g}",
+                candidate.bin,
+                f"{low:.6g}",
+                f"{high:.6g}",
+                "; ".join(result.notes),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def significance_th1d(result: ScanResult) -> Any:
+    """Return an uproot-writable TH1D of Z with the input's binning.
+
+    Z is 0 outside the scanned bins. Sumw2 is zero, so GetBinError returns 0,
+    because Z carries no statistical error of its own.
+    """
+    histogram = result.histogram
+    edges = histogram.edges
+    n_bins = histogram.n_bins
+    z = np.nan_to_num(result.prediction.z, nan=0.0, posinf=0.0, neginf=0.0)
+    data = np.concatenate(([0.0], z, [0.0]))
+    widths = np.diff(edges)
+    uniform = bool(np.allclose(widths, widths[0], rtol=1e-9, atol=0.0))
+    x_axis = uproot.writing.identify.to_TAxis(
+        fName="xaxis",
+        fTitle=result.x_title,
+        fNbins=n_bins,
+        fXmin=float(edges[0]),
+        fXmax=float(edges[-1]),
+        fXbins=np.array([], dtype=np.float64) if uniform else edges,
+    )
+    centers = histogram.centers
+    name = result.name.rsplit("/", 1)[-1]
+    title = f"BumpNet local significance of {histogram.title or name}"
+    return uproot.writing.identify.to_TH1x(
+        fName=name,
+        fTitle=title,
+        data=data,
+        fEntries=float(n_bins),
+        fTsumw=float(np.sum(z)),
+        fTsumw2=float(np.sum(z * z)),
+        fTsumwx=float(np.sum(z * centers)),
+        fTsumwx2=float(np.sum(z * centers * centers)),
+        fSumw2=np.zeros(n_bins + 2),
+        fXaxis=x_axis,
+        fYaxis=uproot.writing.identify.to_TAxis(
+            fName="yaxis", fTitle="Z", fNbins=1, fXmin=0.0, fXmax=1.0
+        ),
+    )
+
+
+def write_significance_root(report: ScanReport, path: str | Path) -> Path:
+    """Write one TH1D of Z per scanned histogram to a ROOT file, atomically."""
+
+    def write(temporary: Path) -> None:
+        with uproot.recreate(temporary) as root_file:
+            for result in report.results:
+                root_file[result.key] = significance_th1d(result)
+
+    return atomic_write(path, write)
+
+
+def write_outputs(
+    report: ScanReport,
+    out_dir: str | Path,
+    threshold: float,
+    model: dict[str, Any],
+) -> dict[str, Path]:
+    """Write the summaries and ``significance.root`` into ``out_dir``.
+
+    Returns the written paths by file name. ``model`` (path, checksum, version)
+    goes into ``scan_report.json``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = [result_to_dict(result) for result in report.results]
+    written = {
+        SUMMARY_JSON: atomic_write_text(
+            out_dir / SUMMARY_JSON, json.dumps(summary, allow_nan=False) + "\n"
+        ),
+        REPORT_JSON: atomic_write_text(
+            out_dir / REPORT_JSON,
+            json.dumps(
+                report_to_dict(report, threshold, model), indent=2, allow_nan=False
+            )
+            + "\n",
+        ),
+        SUMMARY_CSV: atomic_write_text(out_dir / SUMMARY_CSV, candidates_csv(report)),
+        SIGNIFICANCE_ROOT: write_significance_root(report, out_dir / SIGNIFICANCE_ROOT),
+    }
+    for path in written.values():
+        logger.debug("wrote %s", path)
+    return written

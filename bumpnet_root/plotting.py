@@ -1,0 +1,231 @@
+"""Plots of scanned histograms: data with BumpNet's background, and Z per bin.
+
+Figures are drawn on :class:`matplotlib.figure.Figure` objects, not through
+pyplot, so plotting never changes the caller's matplotlib backend or opens a
+window. The CMS style of mplhep is applied only inside :func:`plot_result`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.style
+import mplhep
+import numpy as np
+from matplotlib.figure import Figure
+
+from .io import atomic_write
+from .scan import ScanReport, ScanResult
+
+logger = logging.getLogger(__name__)
+
+PLOT_FORMATS = ("png", "pdf")
+_PLOT_NAME = re.compile(r"\d{2,}_.+\.(png|pdf)")
+_UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+# Number of candidates labelled with Z and mass in the lower panel. More labels
+# would overlap.
+_LABELLED_CANDIDATES = 3
+
+
+def _plain_text(text: str) -> str:
+    """Escape ``$`` so that matplotlib does not parse ROOT titles as mathtext."""
+    return text.replace("$", r"\$")
+
+
+def _draw_spectrum(ax, result: ScanResult) -> None:
+    histogram = result.histogram
+    counts = histogram.counts
+    centers = histogram.centers
+    nonzero = counts > 0
+    ax.errorbar(
+        centers[nonzero],
+        counts[nonzero],
+        yerr=np.sqrt(counts[nonzero]),
+        fmt="o",
+        color="black",
+        markersize=3 if histogram.n_bins > 100 else 5,
+        elinewidth=1,
+        label="Data",
+    )
+
+    domain = result.prediction.domain
+    # Only the scanned bins have a background estimate. With baseline=None,
+    # stairs draws no vertical lines down to zero at both ends.
+    ax.stairs(
+        result.prediction.background[domain.start : domain.stop],
+        histogram.edges[domain.start : domain.stop + 1],
+        baseline=None,
+        color="tab:red",
+        linewidth=2,
+        label="Background (BumpNet)",
+    )
+
+    ax.set_yscale("log")
+    if np.any(nonzero):
+        ax.set_ylim(bottom=0.5 * float(np.min(counts[nonzero])))
+        ax.set_ylim(top=float(np.max(counts)) * 5)
+    ax.set_ylabel("Events / bin")
+
+
+def _draw_significance(ax, result: ScanResult, threshold: float) -> None:
+    histogram = result.histogram
+    z = result.prediction.z
+    ax.stairs(z, histogram.edges, fill=True, color="tab:blue", alpha=0.6)
+
+    ax.axhline(
+        threshold,
+        color="tab:red",
+        linestyle="--",
+        linewidth=1.5,
+        label=f"Z = {threshold:g}",
+    )
+    ax.axhline(0.0, color="black", linewidth=0.8)
+
+    candidates = result.candidates
+    if candidates:
+        ax.plot(
+            [c.mass for c in candidates],
+            [c.z for c in candidates],
+            "v",
+            color="black",
+            markersize=7,
+        )
+    for candidate in candidates[:_LABELLED_CANDIDATES]:
+        ax.annotate(
+            f"{candidate.z:.1f}σ at {candidate.mass:.4g}",
+            (candidate.mass, candidate.z),
+            xytext=(4, 2),
+            textcoords="offset points",
+            fontsize=12,
+            clip_on=True,
+        )
+
+    low = min(float(np.min(z)), 0.0)
+    high = max(float(np.max(z)), threshold)
+    ax.set_ylim(low - 0.1 * (high - low), high + 0.25 * (high - low))
+    ax.set_ylabel("Z")
+    ax.legend(loc="upper right", fontsize=13, frameon=False)
+
+
+def _shade_unscanned(axes, result: ScanResult) -> None:
+    edges = result.histogram.edges
+    low, high = result.scan_range
+    for ax in axes:
+        for start, stop in ((edges[0], low), (high, edges[-1])):
+            if stop > start:
+                ax.axvspan(start, stop, color="grey", alpha=0.15, linewidth=0)
+
+
+def plot_result(
+    result: ScanResult,
+    path: str | Path,
+    threshold: float,
+    formats: Sequence[str] = ("png",),
+) -> list[Path]:
+    """Draw one scanned histogram and save it once per format.
+
+    ``path`` is the file name without suffix, and each format adds its own. The
+    upper panel shows the data with sqrt(n) error bars and the network's
+    background estimate on a log scale, the lower one Z per bin with the
+    threshold and the candidates. Bins outside the scanned range are shaded.
+    Returns the written paths.
+    """
+    unknown = [f for f in formats if f not in PLOT_FORMATS]
+    if unknown:
+        raise ValueError(
+            f"unsupported plot formats {unknown}; choose from {list(PLOT_FORMATS)}"
+        )
+    path = Path(path)
+    histogram = result.histogram
+    with matplotlib.style.context(mplhep.style.CMS):
+        figure = Figure(figsize=(10, 9))
+        grid = figure.add_gridspec(2, 1, height_ratios=(3, 1.4), hspace=0.05)
+        top = figure.add_subplot(grid[0])
+        bottom = figure.add_subplot(grid[1], sharex=top)
+        _draw_spectrum(top, result)
+        _draw_significance(bottom, result, threshold)
+        _shade_unscanned((top, bottom), result)
+        top.tick_params(labelbottom=False)
+        top.set_xlim(histogram.edges[0], histogram.edges[-1])
+        handles, labels = top.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: labels[i] != "Data")
+        top.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
+            loc="upper right",
+            fontsize=15,
+            frameon=False,
+        )
+        label = f"{Path(result.file).name}:{result.name}"
+        if histogram.title:
+            label += f"\n{histogram.title}"
+        top.text(
+            0.03,
+            0.96,
+            _plain_text(label),
+            transform=top.transAxes,
+            va="top",
+            ha="left",
+            fontsize=15,
+        )
+        low, high = result.scan_range
+        top.text(
+            0.03,
+            0.03,
+            f"scanned {low:.4g} to {high:.4g} (unshaded)",
+            transform=top.transAxes,
+            va="bottom",
+            ha="left",
+            fontsize=12,
+            color="dimgrey",
+        )
+        bottom.set_xlabel(_plain_text(result.x_title or "Mass"))
+        figure.align_ylabels((top, bottom))
+        written = []
+        for extension in formats:
+            target = path.with_name(f"{path.name}.{extension}")
+            atomic_write(
+                target,
+                lambda tmp, fmt=extension: figure.savefig(
+                    tmp, format=fmt, dpi=100, bbox_inches="tight"
+                ),
+            )
+            written.append(target)
+    return written
+
+
+def plot_file_stem(rank: int, result: ScanResult) -> str:
+    """Return the plot file name without suffix, e.g. ``01_demo_GMmass``."""
+    safe = _UNSAFE_CHARACTERS.sub("_", result.key).strip("_") or "histogram"
+    return f"{rank:02d}_{safe}"
+
+
+def plot_top_results(
+    report: ScanReport,
+    out_dir: str | Path,
+    threshold: float,
+    count: int,
+    formats: Sequence[str] = ("png",),
+) -> list[Path]:
+    """Plot the ``count`` histograms with the highest maximum Z into ``out_dir``.
+
+    Plots of an earlier run in ``out_dir`` that follow the same naming pattern
+    (``NN_<key>.png`` or ``.pdf``) and were not rewritten are removed, so the
+    directory matches the current scan. Returns the written paths.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for rank, result in enumerate(report.ranked_results()[: max(count, 0)], start=1):
+        stem = out_dir / plot_file_stem(rank, result)
+        written.extend(plot_result(result, stem, threshold, formats))
+        logger.debug("plotted %s:%s", result.file, result.name)
+    current_names = {path.name for path in written}
+    for old in out_dir.iterdir():
+        if _PLOT_NAME.fullmatch(old.name) and old.name not in current_names:
+            old.unlink()
+            logger.debug("removed the earlier plot %s", old)
+    return written

@@ -1,0 +1,458 @@
+"""Scanning of ROOT files: find the 1-D histograms, run BumpNet, list candidates.
+
+:func:`scan_files` opens each file once with uproot, walks every key (including
+subdirectories), keeps the newest cycle of each name and scans the 1-D
+histograms that pass :func:`bumpnet_root.domain.scan_domain`. Every other object
+is recorded as skipped with a one-line reason, and every error on one file or
+histogram is logged and recorded as failed, so one bad object never stops the
+scan.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import uproot
+from scipy.signal import find_peaks
+
+from .domain import scan_domain
+from .histogram import Hist1D
+
+if TYPE_CHECKING:
+    from .api import BumpNet, Prediction
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 3.0
+# Two candidates in one histogram are at least this many bins apart.
+MIN_CANDIDATE_SEPARATION = 3
+# A local maximum must rise this far in Z above the higher of the two minima
+# that separate it from any higher maximum (the peak prominence of scipy). So
+# statistical ripples on the flank of one wide peak do not become candidates.
+MIN_CANDIDATE_PROMINENCE = 1.0
+
+_TH1_CLASS = re.compile(r"TH1[CSILFDK]?")
+_NOT_HISTOGRAM_REASONS = {
+    "TTree": "a TTree is not a histogram; fill a TH1 from it first",
+    "TNtuple": "a TNtuple is not a histogram; fill a TH1 from it first",
+    "TNtupleD": "a TNtupleD is not a histogram; fill a TH1 from it first",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A local maximum of Z above the threshold, at the bin centre ``mass``."""
+
+    z: float
+    mass: float
+    bin: int
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The scan of one histogram.
+
+    ``name`` is the path inside the file without the cycle (``demo/GMmass``) and
+    ``key`` the path of its Z histogram in the ``significance.root`` output.
+    ``notes`` describe the scanned range and ``warnings`` the conversion
+    warnings (flow bins, weights).
+    """
+
+    file: str
+    name: str
+    key: str
+    prediction: Prediction
+    candidates: tuple[Candidate, ...]
+    x_title: str = ""
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def histogram(self) -> Hist1D:
+        return self.prediction.histogram
+
+    @property
+    def z_max(self) -> float:
+        return self.prediction.z_max
+
+    @property
+    def mass_at_z_max(self) -> float:
+        return self.prediction.mass_at_z_max
+
+    @property
+    def scan_range(self) -> tuple[float, float]:
+        """Lower and upper edge of the scanned bins."""
+        edges = self.histogram.edges
+        domain = self.prediction.domain
+        return float(edges[domain.start]), float(edges[domain.stop])
+
+
+@dataclass(frozen=True)
+class SkippedObject:
+    """An object in a file that was not scanned, with the reason."""
+
+    file: str
+    name: str
+    class_name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FailedObject:
+    """A file or histogram whose reading or scan raised an error.
+
+    ``name`` is empty when the whole file failed.
+    """
+
+    file: str
+    name: str
+    error: str
+    error_type: str
+
+
+@dataclass
+class ScanReport:
+    """Everything a scan produced, in the order the objects were read."""
+
+    files: list[str] = field(default_factory=list)
+    results: list[ScanResult] = field(default_factory=list)
+    skipped: list[SkippedObject] = field(default_factory=list)
+    failed: list[FailedObject] = field(default_factory=list)
+
+    def ranked_candidates(self) -> list[tuple[ScanResult, Candidate]]:
+        """Return the candidates of all histograms, highest Z first."""
+        pairs = [(result, c) for result in self.results for c in result.candidates]
+        pairs.sort(key=lambda pair: pair[1].z, reverse=True)
+        return pairs
+
+    def ranked_results(self) -> list[ScanResult]:
+        """Return the scanned histograms ordered by their maximum Z, highest first."""
+        return sorted(self.results, key=lambda result: result.z_max, reverse=True)
+
+
+@dataclass(frozen=True)
+class _LoadedHistogram:
+    name: str
+    class_name: str
+    histogram: Hist1D
+    x_title: str
+    warnings: tuple[str, ...]
+
+
+def find_candidates(
+    z: np.ndarray,
+    centers: np.ndarray,
+    threshold: float = DEFAULT_THRESHOLD,
+    min_separation: int = MIN_CANDIDATE_SEPARATION,
+    min_prominence: float = MIN_CANDIDATE_PROMINENCE,
+) -> tuple[Candidate, ...]:
+    """Return the local maxima of ``z`` above ``threshold``, highest Z first.
+
+    Maxima closer than ``min_separation`` bins to a higher one are dropped, as
+    are maxima less prominent than ``min_prominence`` (see
+    :data:`MIN_CANDIDATE_PROMINENCE`). A maximum in the first or last bin counts.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.size == 0 or not np.any(z > threshold):
+        return ()
+    # Padding with a value below every Z lets a maximum in the first or last bin
+    # be found, which find_peaks would otherwise ignore.
+    floor = min(float(np.min(z)), 0.0) - 1.0
+    padded = np.concatenate(([floor], z, [floor]))
+    peaks, _ = find_peaks(
+        padded,
+        height=threshold,
+        distance=max(1, min_separation),
+        prominence=min_prominence,
+    )
+    bins = peaks - 1
+    order = np.argsort(-z[bins], kind="stable")
+    return tuple(
+        Candidate(z=float(z[b]), mass=float(centers[b]), bin=int(b))
+        for b in bins[order]
+    )
+
+
+def output_prefixes(paths: Sequence[str | Path]) -> dict[str, str]:
+    """Return the key prefix of each file in ``significance.root``.
+
+    A single file gets no prefix. Several files get their file name without the
+    suffix, with ``_2``, ``_3`` ... appended when two names are equal.
+    """
+    if len(paths) <= 1:
+        return {str(path): "" for path in paths}
+    prefixes: dict[str, str] = {}
+    used: set[str] = set()
+    for path in paths:
+        stem = Path(path).stem or "file"
+        prefix = stem
+        number = 2
+        while prefix in used:
+            prefix = f"{stem}_{number}"
+            number += 1
+        used.add(prefix)
+        prefixes[str(path)] = prefix
+    return prefixes
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    return not patterns or any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _newest_cycles(classnames: dict[str, str]) -> dict[str, tuple[int, str]]:
+    """Map each name to (cycle, class name) of its newest cycle."""
+    newest: dict[str, tuple[int, str]] = {}
+    for key, class_name in classnames.items():
+        name, _, cycle_text = key.rpartition(";")
+        if not name:
+            name, cycle = key, 0
+        else:
+            cycle = int(cycle_text) if cycle_text.isdigit() else 0
+        if name not in newest or cycle > newest[name][0]:
+            newest[name] = (cycle, class_name)
+    return newest
+
+
+def _skip_reason_for_class(class_name: str) -> str | None:
+    """Return why an object of this class is not scanned, or None for a TH1."""
+    if _TH1_CLASS.fullmatch(class_name):
+        return None
+    if class_name.startswith("TProfile"):
+        return (
+            f"a {class_name} stores a mean per bin, not a number of events; "
+            "scan a TH1 of event counts"
+        )
+    if class_name.startswith(("TH2", "TH3")):
+        return (
+            f"a {class_name} has {class_name[2]} dimensions; project it to a "
+            "1-D histogram (ProjectionX) to scan it"
+        )
+    if class_name in _NOT_HISTOGRAM_REASONS:
+        return _NOT_HISTOGRAM_REASONS[class_name]
+    return f"a {class_name} is not a 1-D histogram"
+
+
+def _axis_title(obj: Any) -> str:
+    try:
+        return str(obj.axis().member("fTitle"))
+    except (AttributeError, KeyError, IndexError, ValueError):
+        return ""
+
+
+def _has_bin_labels(obj: Any) -> bool:
+    try:
+        labels = obj.axis().labels()
+    except (AttributeError, KeyError, ValueError):
+        return False
+    return bool(labels)
+
+
+def _convert(obj: Any, name: str) -> tuple[Hist1D, tuple[str, ...]]:
+    """Convert an uproot histogram and return it with the warnings it raised.
+
+    The caller logs the warnings, and only for histograms that are scanned.
+    """
+    from .adapters import to_hist1d
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        histogram = to_hist1d(obj, name=name)
+    return histogram, tuple(str(w.message) for w in caught)
+
+
+def _read_file(
+    path: str, patterns: Sequence[str], report: ScanReport
+) -> list[_LoadedHistogram]:
+    """Read the selected 1-D histograms of one file and record what is skipped."""
+    loaded: list[_LoadedHistogram] = []
+    with uproot.open(path) as root_file:
+        newest = _newest_cycles(root_file.classnames(recursive=True))
+        for name, (cycle, class_name) in newest.items():
+            if class_name.startswith("TDirectory") or not _matches(name, patterns):
+                continue
+            reason = _skip_reason_for_class(class_name)
+            if reason is not None:
+                _record_skip(report, path, name, class_name, reason)
+                continue
+            try:
+                obj = root_file[f"{name};{cycle}"]
+                if _has_bin_labels(obj):
+                    _record_skip(
+                        report,
+                        path,
+                        name,
+                        class_name,
+                        "the x axis has bin labels, so the bins are categories "
+                        "(a counter), not mass intervals",
+                    )
+                    continue
+                histogram, conversion_warnings = _convert(obj, name)
+            except Exception as error:
+                _record_failure(report, path, name, error)
+                continue
+            loaded.append(
+                _LoadedHistogram(
+                    name, class_name, histogram, _axis_title(obj), conversion_warnings
+                )
+            )
+    return loaded
+
+
+def _record_skip(
+    report: ScanReport, file: str, name: str, class_name: str, reason: str
+) -> None:
+    logger.info("skipped %s:%s (%s): %s", file, name, class_name, reason)
+    report.skipped.append(SkippedObject(file, name, class_name, reason))
+
+
+def _record_failure(
+    report: ScanReport, file: str, name: str, error: BaseException
+) -> None:
+    where = f"{file}:{name}" if name else file
+    logger.error("failed to scan %s: %s: %s", where, type(error).__name__, error)
+    report.failed.append(FailedObject(file, name, str(error), type(error).__name__))
+
+
+def _evaluate_chunk(
+    model: BumpNet, histograms: list[Hist1D], batch_size: int
+) -> list[Prediction | Exception]:
+    """Evaluate a chunk, and one histogram at a time when the batch call fails."""
+    try:
+        return model.evaluate(histograms, domain="auto", batch_size=batch_size)
+    except Exception as error:
+        logger.warning(
+            "batch of %d histograms failed (%s: %s); evaluating them one by one",
+            len(histograms),
+            type(error).__name__,
+            error,
+        )
+    results: list[Prediction | Exception] = []
+    for histogram in histograms:
+        try:
+            results.extend(model.evaluate([histogram], domain="auto"))
+        except Exception as error:
+            results.append(error)
+    return results
+
+
+def _check_finite(prediction: Prediction) -> None:
+    domain = prediction.domain
+    scanned = prediction.z[domain.start : domain.stop]
+    bad = np.nonzero(~np.isfinite(scanned))[0]
+    if bad.size:
+        raise FloatingPointError(
+            f"the network returned non-finite Z in {bad.size} bins (first: bin "
+            f"{domain.start + int(bad[0])}); check the bin contents for values "
+            "far outside the training range"
+        )
+
+
+def _scan_loaded(
+    path: str,
+    prefix: str,
+    loaded: list[_LoadedHistogram],
+    model: BumpNet,
+    threshold: float,
+    batch_size: int,
+    report: ScanReport,
+) -> None:
+    scannable: list[_LoadedHistogram] = []
+    for item in loaded:
+        try:
+            domain = scan_domain(item.histogram)
+        except Exception as error:
+            _record_failure(report, path, item.name, error)
+            continue
+        if domain.skip_reason is not None:
+            _record_skip(report, path, item.name, item.class_name, domain.skip_reason)
+            continue
+        for message in item.warnings:
+            logger.warning("%s", message)
+        scannable.append(item)
+    for first in range(0, len(scannable), batch_size):
+        chunk = scannable[first : first + batch_size]
+        predictions = _evaluate_chunk(
+            model, [item.histogram for item in chunk], batch_size
+        )
+        for item, prediction in zip(chunk, predictions):
+            if isinstance(prediction, Exception):
+                _record_failure(report, path, item.name, prediction)
+                continue
+            try:
+                _check_finite(prediction)
+            except FloatingPointError as error:
+                _record_failure(report, path, item.name, error)
+                continue
+            candidates = find_candidates(
+                prediction.z, item.histogram.centers, threshold
+            )
+            key = f"{prefix}/{item.name}" if prefix else item.name
+            report.results.append(
+                ScanResult(
+                    file=path,
+                    name=item.name,
+                    key=key,
+                    prediction=prediction,
+                    candidates=candidates,
+                    x_title=item.x_title,
+                    notes=prediction.domain.notes,
+                    warnings=item.warnings,
+                )
+            )
+            logger.debug(
+                "scanned %s:%s: Z_max %.2f at %g, %d candidates",
+                path,
+                item.name,
+                prediction.z_max,
+                prediction.mass_at_z_max,
+                len(candidates),
+            )
+
+
+def scan_files(
+    paths: Sequence[str | Path],
+    model: BumpNet,
+    select: Sequence[str] = (),
+    threshold: float = DEFAULT_THRESHOLD,
+    batch_size: int = 1024,
+    on_file_done: Callable[[str], None] | None = None,
+    report: ScanReport | None = None,
+) -> ScanReport:
+    """Scan the 1-D histograms in ROOT files and return the report.
+
+    ``select`` contains glob patterns (fnmatch, case-sensitive) matched against
+    the path inside each file, such as ``demo/GMmass*``. Without patterns,
+    every object is considered. A missing or unreadable file is recorded under
+    ``failed`` and the scan goes on with the next one. Pass ``report`` to
+    collect results into an existing object, so a caller keeps the finished
+    part when the scan is interrupted. ``on_file_done(path)`` is called after
+    each file.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    report = ScanReport() if report is None else report
+    prefixes = output_prefixes(paths)
+    for raw_path in paths:
+        path = str(raw_path)
+        report.files.append(path)
+        logger.info("reading %s", path)
+        try:
+            loaded = _read_file(path, select, report)
+        except Exception as error:
+            _record_failure(report, path, "", error)
+            loaded = []
+        if loaded:
+            _scan_loaded(
+                path, prefixes[path], loaded, model, threshold, batch_size, report
+            )
+        if on_file_done is not None:
+            on_file_done(path)
+    return report

@@ -1,0 +1,194 @@
+"""The ``bumpnet`` command line, run as ``python -m bumpnet_root`` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bumpnet_root import __version__
+from bumpnet_root.api import DEFAULT_MODEL_PATH
+from bumpnet_root.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DOUBLE_MU = REPO_ROOT / "bumpnet_root" / "data" / "DoubleMu12.root"
+
+
+def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")])
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "bumpnet_root", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def scan_with_missing_file(model_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    out_dir = tmp_path_factory.mktemp("cli_scan")
+    missing = out_dir / "does_not_exist.root"
+    completed = run_cli(
+        "scan",
+        DOUBLE_MU,
+        missing,
+        "--select",
+        "demo/GMmass",
+        "--select",
+        "demo/e_RelPFIso_pT",
+        "--model",
+        model_path,
+        "--out",
+        out_dir,
+        "--plots",
+        "1",
+        "--plot-format",
+        "pdf",
+    )
+    return completed, out_dir, missing
+
+
+def test_scan_missing_file_exit_zero(scan_with_missing_file):
+    completed, _, missing = scan_with_missing_file
+    assert completed.returncode == 0, completed.stderr
+    error_lines = [
+        line for line in completed.stderr.splitlines() if line.startswith("ERROR")
+    ]
+    assert len(error_lines) == 1
+    assert str(missing) in error_lines[0]
+
+
+def test_scan_prints_summary(scan_with_missing_file):
+    completed, out_dir, _ = scan_with_missing_file
+    assert "scanned 1 histograms in 2 files (1 skipped, 1 failed)" in completed.stdout
+    assert str(out_dir) in completed.stdout
+    assert "candidate" in completed.stdout
+
+
+def test_scan_logs_skip_reason(scan_with_missing_file):
+    completed, _, _ = scan_with_missing_file
+    assert "demo/e_RelPFIso_pT (TH2D)" in completed.stderr
+
+
+def test_scan_writes_outputs(scan_with_missing_file):
+    _, out_dir, missing = scan_with_missing_file
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert [entry["name"] for entry in summary] == ["demo/GMmass"]
+    report = json.loads((out_dir / "scan_report.json").read_text())
+    assert [f["file"] for f in report["failed"]] == [str(missing)]
+    assert (out_dir / "summary.csv").is_file()
+    assert (out_dir / "significance.root").is_file()
+    # Two files were given, so keys and plot names carry the file prefix.
+    assert summary[0]["key"] == "DoubleMu12/demo/GMmass"
+    assert (out_dir / "plots" / "01_DoubleMu12_demo_GMmass.png").is_file()
+    assert (out_dir / "plots" / "01_DoubleMu12_demo_GMmass.pdf").is_file()
+    leftovers = [p.name for p in out_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_scan_nothing_matching_exit_one(model_path: Path, tmp_path: Path):
+    completed = run_cli(
+        "scan", DOUBLE_MU, "--select", "no/such/*", "--model", model_path,
+        "--out", tmp_path, "-q",
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "no histogram was scanned" in completed.stderr
+    assert json.loads((tmp_path / "summary.json").read_text()) == []
+
+
+def test_scan_missing_model_exit_one(tmp_path: Path):
+    missing_model = tmp_path / "no_model.pt"
+    completed = run_cli("scan", DOUBLE_MU, "--model", missing_model)
+    assert completed.returncode == 1
+    assert str(missing_model) in completed.stderr
+
+
+def test_no_command_exit_two():
+    completed = run_cli()
+    assert completed.returncode == 2
+    assert "usage: bumpnet" in completed.stderr
+
+
+# In-process, because starting Python for each case costs about a second.
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan"],
+        ["scan", "x.root", "--batch-size", "0"],
+        ["scan", "x.root", "--plots", "-1"],
+        ["scan", "x.root", "--threshold", "high"],
+        ["scan", "x.root", "--plot-format", "svg"],
+        ["scan", "x.root", "-v", "-q"],
+        ["train"],
+        ["validate"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_two(args, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert "usage: bumpnet" in capsys.readouterr().err
+
+
+def test_version_prints_model(tmp_path: Path):
+    completed = run_cli("--version")
+    assert completed.returncode == 0
+    lines = completed.stdout.splitlines()
+    assert lines[0] == f"bumpnet-root {__version__}"
+    if DEFAULT_MODEL_PATH.is_file():
+        from bumpnet_root.export import file_checksum
+
+        assert f"  sha256: {file_checksum(DEFAULT_MODEL_PATH)}" in lines
+        assert any(line.startswith("  version: ") for line in lines)
+    else:
+        assert lines[1].startswith("default model: not available")
+        assert str(DEFAULT_MODEL_PATH) in completed.stdout
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    out_dir = tmp_path_factory.mktemp("cli_train")
+    completed = run_cli(
+        "train", "--out", out_dir, "--steps", "2", "--batch-size", "8",
+        "--seed", "5", "--validation-histograms", "5",
+        "--background-only-histograms", "5",
+    )  # fmt: skip
+    return completed, out_dir
+
+
+def test_train_writes_model_and_card(trained):
+    completed, out_dir = trained
+    assert completed.returncode == 0, completed.stderr
+    assert (out_dir / "model.pt").is_file()
+    card = json.loads((out_dir / "model_card.json").read_text())
+    assert card["training"]["steps"] == 2
+    assert card["training"]["seed"] == 5
+    assert "validation figures:" in completed.stdout
+    assert "delta_z_max_median" in completed.stdout
+
+
+def test_validate_prints_figures(trained):
+    _, out_dir = trained
+    completed = run_cli(
+        "validate", out_dir / "model.pt", "--signal", "5", "--background-only", "5"
+    )
+    assert completed.returncode == 0, completed.stderr
+    header = completed.stdout.splitlines()[0].split()
+    assert header == ["figure", "this", "run", "model", "card"]
+    assert "fraction_z_max_gt_5" in completed.stdout
+
+
+def test_validate_missing_model_exit_one(tmp_path: Path):
+    completed = run_cli("validate", tmp_path / "none.pt")
+    assert completed.returncode == 1
+    assert "none.pt" in completed.stderr

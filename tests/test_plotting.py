@@ -1,0 +1,80 @@
+"""Plots of scanned histograms, rendered to real PNG and PDF files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uproot
+
+from bumpnet_root.api import BumpNet
+from bumpnet_root.plotting import plot_file_stem, plot_result, plot_top_results
+from bumpnet_root.scan import scan_files
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def report(model_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Scan two spectra with a rise, a falling tail and a Gaussian bump."""
+    rng = np.random.default_rng(11)
+    edges = np.linspace(0.0, 200.0, 81)
+    centers = 0.5 * (edges[1:] + edges[:-1])
+    turn_on = 1.0 / (1.0 + np.exp(-(centers - 30.0) / 5.0))
+    background = 5e4 * np.exp(-centers / 30.0) * turn_on
+    bump = 600.0 * np.exp(-0.5 * ((centers - 110.0) / 4.0) ** 2)
+    path = tmp_path_factory.mktemp("plot_input") / "spectra.root"
+    with uproot.recreate(path) as root_file:
+        root_file["with_bump"] = (rng.poisson(background + bump).astype(float), edges)
+        root_file["dir/plain"] = (rng.poisson(background).astype(float), edges)
+    report = scan_files([path], BumpNet.load(model_path))
+    assert len(report.results) == 2
+    return report
+
+
+def test_plot_result_writes_png(report, tmp_path: Path):
+    result = report.results[0]
+    written = plot_result(result, tmp_path / "one", threshold=3.0)
+    assert written == [tmp_path / "one.png"]
+    content = written[0].read_bytes()
+    assert content.startswith(PNG_SIGNATURE)
+    assert len(content) > 20_000
+
+
+def test_plot_result_writes_pdf(report, tmp_path: Path):
+    written = plot_result(
+        report.results[1], tmp_path / "two", threshold=3.0, formats=("png", "pdf")
+    )
+    assert written == [tmp_path / "two.png", tmp_path / "two.pdf"]
+    assert written[1].read_bytes().startswith(b"%PDF")
+
+
+def test_plot_result_rejects_unknown_format(report, tmp_path: Path):
+    with pytest.raises(ValueError, match="svg"):
+        plot_result(report.results[0], tmp_path / "x", 3.0, formats=("svg",))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_top_results_limits_count(report, tmp_path: Path):
+    written = plot_top_results(report, tmp_path, threshold=3.0, count=1)
+    best = report.ranked_results()[0]
+    assert written == [tmp_path / f"{plot_file_stem(1, best)}.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [written[0].name]
+
+
+def test_plot_top_results_removes_stale_plots(report, tmp_path: Path):
+    stale = tmp_path / "07_old_histogram.png"
+    stale.write_bytes(PNG_SIGNATURE)
+    unrelated = tmp_path / "notes.png"
+    unrelated.write_bytes(PNG_SIGNATURE)
+    written = plot_top_results(report, tmp_path, threshold=3.0, count=5)
+    assert len(written) == 2
+    assert not stale.exists()
+    assert unrelated.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_plot_file_stem_is_safe(report):
+    result = next(r for r in report.results if r.name == "dir/plain")
+    assert plot_file_stem(3, result) == "03_dir_plain"

@@ -1,0 +1,383 @@
+"""Scanning of ROOT files and the output files, on real files written and read back."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uproot
+
+from bumpnet_root._root import import_root
+from bumpnet_root.api import BumpNet
+from bumpnet_root.io import (
+    REPORT_JSON,
+    SIGNIFICANCE_ROOT,
+    SUMMARY_CSV,
+    SUMMARY_JSON,
+    atomic_write,
+    atomic_write_text,
+    write_outputs,
+)
+from bumpnet_root.scan import find_candidates, output_prefixes, scan_files
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "bumpnet_root" / "data"
+DOUBLE_MU = DATA_DIR / "DoubleMu12.root"
+DOUBLE_MU_SELECT = [
+    "demo/GMmass*",
+    "demo/e_RelPFIso_pT",
+    "demo/b4_GM_eta",
+    "demo/GM_phi",
+    "demo/NMuons",
+    "demo/NGMuons",
+]
+SUMMARY_KEYS = {
+    "file",
+    "name",
+    "key",
+    "title",
+    "x_title",
+    "z_max",
+    "mass_at_z_max",
+    "edges",
+    "counts",
+    "z",
+    "background",
+    "scan_start",
+    "scan_stop",
+    "scan_range",
+    "notes",
+    "warnings",
+    "candidates",
+}
+VARIABLE_EDGES = 10.0 * 1.04 ** np.arange(61)
+
+
+def _falling_counts(edges: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = 0.5 * (edges[1:] + edges[:-1])
+    expected = 2e4 * np.exp(-centers / 25.0) * np.diff(edges)
+    return rng.poisson(expected).astype(float)
+
+
+@pytest.fixture(scope="module")
+def model(model_path: Path) -> BumpNet:
+    return BumpNet.load(model_path)
+
+
+@pytest.fixture(scope="module")
+def mixed_root_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Write a ROOT file with PyROOT that contains every kind of object."""
+    root = import_root("the test file")
+    path = tmp_path_factory.mktemp("mixed") / "mixed.root"
+    uniform_edges = np.linspace(0.0, 100.0, 51)
+    root_file = root.TFile(str(path), "RECREATE")
+    try:
+        # Cycle 1 is flat and would be skipped. Cycle 2 is a falling spectrum.
+        mass = root.TH1D("mass", "dijet mass;m_{jj} [GeV];events", 50, 0.0, 100.0)
+        for index in range(50):
+            mass.SetBinContent(index + 1, 100.0)
+        mass.Write()
+        for index, value in enumerate(_falling_counts(uniform_edges, seed=1)):
+            mass.SetBinContent(index + 1, value)
+        mass.Write()
+
+        directory = root_file.mkdir("sub")
+        directory.cd()
+        variable = root.TH1D(
+            "mass_var", "variable bins", VARIABLE_EDGES.size - 1, VARIABLE_EDGES
+        )
+        for index, value in enumerate(_falling_counts(VARIABLE_EDGES, seed=2)):
+            variable.SetBinContent(index + 1, value)
+        variable.Write()
+        root_file.cd()
+
+        profile = root.TProfile("profile", "a profile", 20, 0.0, 10.0)
+        profile.Fill(1.0, 2.0)
+        profile.Write()
+        labelled = root.TH1D("cutflow", "cut flow", 12, 0.0, 12.0)
+        for index in range(12):
+            labelled.GetXaxis().SetBinLabel(index + 1, f"cut{index}")
+            labelled.SetBinContent(index + 1, 1000.0 / (index + 1))
+        labelled.Write()
+        graph = root.TGraph(3, np.array([1.0, 2.0, 3.0]), np.array([1.0, 4.0, 9.0]))
+        graph.Write("graph")
+        tree = root.TTree("events", "events")
+        tree.Write()
+    finally:
+        root_file.Close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def nan_root_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Write a file with uproot where one histogram has a NaN bin."""
+    path = tmp_path_factory.mktemp("nan") / "nan.root"
+    edges = np.linspace(0.0, 100.0, 41)
+    bad = _falling_counts(edges, seed=3)
+    bad[7] = np.nan
+    with uproot.recreate(path) as root_file:
+        root_file["good"] = (_falling_counts(edges, seed=4), edges)
+        root_file["bad"] = (bad, edges)
+    return path
+
+
+@pytest.fixture(scope="module")
+def double_mu_scan(model: BumpNet, tmp_path_factory: pytest.TempPathFactory):
+    report = scan_files([DOUBLE_MU], model, select=DOUBLE_MU_SELECT)
+    out_dir = tmp_path_factory.mktemp("double_mu_out")
+    write_outputs(report, out_dir, 3.0, {"path": "test"})
+    return report, out_dir
+
+
+@pytest.fixture(scope="module")
+def mixed_scan(
+    model: BumpNet,
+    mixed_root_file: Path,
+    nan_root_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+):
+    out_dir = tmp_path_factory.mktemp("mixed_out")
+    missing = out_dir / "missing.root"
+    not_root = out_dir / "notes.root"
+    not_root.write_text("this is not a ROOT file\n")
+    files = [mixed_root_file, missing, not_root, nan_root_file]
+    report = scan_files(files, model)
+    write_outputs(report, out_dir, 3.0, {"path": "test"})
+    return report, out_dir, files
+
+
+def _skip_reasons(report) -> dict[str, str]:
+    return {skipped.name: skipped.reason for skipped in report.skipped}
+
+
+def test_double_mu_scans_mass_histograms(double_mu_scan):
+    report, _ = double_mu_scan
+    names = sorted(result.name for result in report.results)
+    assert names == ["demo/GMmass", "demo/GMmass_extended", "demo/GMmass_extended_600"]
+    assert report.failed == []
+
+
+def test_double_mu_skip_reasons(double_mu_scan):
+    report, _ = double_mu_scan
+    reasons = _skip_reasons(report)
+    assert set(reasons) == {
+        "demo/e_RelPFIso_pT",
+        "demo/b4_GM_eta",
+        "demo/GM_phi",
+        "demo/NMuons",
+        "demo/NGMuons",
+    }
+    assert "2 dimensions" in reasons["demo/e_RelPFIso_pT"]
+    assert "not an invariant mass" in reasons["demo/b4_GM_eta"]
+    assert "not an invariant mass" in reasons["demo/GM_phi"]
+    assert "a scan needs at least" in reasons["demo/NMuons"]
+    assert "a scan needs at least" in reasons["demo/NGMuons"]
+    for skipped in report.skipped:
+        assert "\n" not in skipped.reason
+
+
+def test_summary_json_keys(double_mu_scan):
+    report, out_dir = double_mu_scan
+    summary = json.loads((out_dir / SUMMARY_JSON).read_text())
+    assert isinstance(summary, list)
+    assert len(summary) == len(report.results)
+    for entry in summary:
+        assert set(entry) == SUMMARY_KEYS
+        n_bins = len(entry["counts"])
+        assert len(entry["edges"]) == n_bins + 1
+        assert len(entry["z"]) == n_bins
+        assert len(entry["background"]) == n_bins
+        start, stop = entry["scan_start"], entry["scan_stop"]
+        assert all(b is None for b in entry["background"][:start])
+        assert all(b is not None for b in entry["background"][start:stop])
+        assert entry["z_max"] == pytest.approx(max(entry["z"]))
+        assert entry["file"] == str(DOUBLE_MU)
+
+
+def test_summary_json_gmmass_content(double_mu_scan):
+    _, out_dir = double_mu_scan
+    summary = json.loads((out_dir / SUMMARY_JSON).read_text())
+    entry = next(e for e in summary if e["name"] == "demo/GMmass")
+    assert len(entry["counts"]) == 400
+    assert entry["edges"][0] == 0.0
+    assert entry["edges"][-1] == pytest.approx(4.0)
+    assert entry["title"] == "Global Muon mass"
+    assert "Invariant Mass" in entry["x_title"]
+    low, high = entry["scan_range"]
+    assert low == pytest.approx(entry["edges"][entry["scan_start"]])
+    assert high == pytest.approx(entry["edges"][entry["scan_stop"]])
+
+
+def test_scan_report_lists_skipped(double_mu_scan):
+    report, out_dir = double_mu_scan
+    content = json.loads((out_dir / REPORT_JSON).read_text())
+    assert content["scanned"] == 3
+    assert content["failed"] == []
+    assert len(content["skipped"]) == len(report.skipped)
+    th2 = next(s for s in content["skipped"] if s["name"] == "demo/e_RelPFIso_pT")
+    assert th2["class"] == "TH2D"
+
+
+def test_significance_root_with_uproot(double_mu_scan):
+    _, out_dir = double_mu_scan
+    summary = json.loads((out_dir / SUMMARY_JSON).read_text())
+    with uproot.open(out_dir / SIGNIFICANCE_ROOT) as root_file:
+        for entry in summary:
+            histogram = root_file[entry["key"]]
+            assert histogram.classname == "TH1D"
+            np.testing.assert_allclose(histogram.axis().edges(), entry["edges"])
+            np.testing.assert_allclose(histogram.values(), entry["z"])
+
+
+@pytest.mark.root
+def test_significance_root_with_pyroot(double_mu_scan):
+    root = import_root("the read-back test")
+    _, out_dir = double_mu_scan
+    summary = json.loads((out_dir / SUMMARY_JSON).read_text())
+    root_file = root.TFile.Open(str(out_dir / SIGNIFICANCE_ROOT))
+    try:
+        for entry in summary:
+            histogram = root_file.Get(entry["key"])
+            assert histogram, f"{entry['key']} not found by ROOT"
+            assert histogram.ClassName() == "TH1D"
+            n_bins = histogram.GetNbinsX()
+            assert n_bins == len(entry["z"])
+            axis = histogram.GetXaxis()
+            edges = [axis.GetBinLowEdge(i) for i in range(1, n_bins + 2)]
+            np.testing.assert_allclose(edges, entry["edges"])
+            z = [histogram.GetBinContent(i) for i in range(1, n_bins + 1)]
+            np.testing.assert_allclose(z, entry["z"])
+            assert histogram.GetYaxis().GetTitle() == "Z"
+    finally:
+        root_file.Close()
+
+
+def test_summary_csv_one_row_per_candidate(double_mu_scan):
+    report, out_dir = double_mu_scan
+    with open(out_dir / SUMMARY_CSV, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert len(rows) == sum(len(r.candidates) for r in report.results)
+    z_values = [float(row["z"]) for row in rows]
+    assert z_values == sorted(z_values, reverse=True)
+
+
+def test_newest_cycle_is_scanned(mixed_scan):
+    report, _, _ = mixed_scan
+    result = next(r for r in report.results if r.name == "mass")
+    assert result.histogram.counts[0] != 100.0
+    assert "mass" not in _skip_reasons(report)
+
+
+def test_subdirectory_and_variable_bins(mixed_scan):
+    report, out_dir, _ = mixed_scan
+    result = next(r for r in report.results if r.name == "sub/mass_var")
+    assert result.key == "mixed/sub/mass_var"
+    np.testing.assert_allclose(result.histogram.edges, VARIABLE_EDGES)
+    with uproot.open(out_dir / SIGNIFICANCE_ROOT) as root_file:
+        written = root_file["mixed/sub/mass_var"]
+        np.testing.assert_allclose(written.axis().edges(), VARIABLE_EDGES)
+        np.testing.assert_allclose(written.values(), result.prediction.z)
+
+
+def test_mixed_file_skip_reasons(mixed_scan):
+    reasons = _skip_reasons(mixed_scan[0])
+    assert "mean per bin" in reasons["profile"]
+    assert "bin labels" in reasons["cutflow"]
+    assert "not a 1-D histogram" in reasons["graph"]
+    assert "TTree is not a histogram" in reasons["events"]
+
+
+def test_bad_files_and_histograms_recorded(mixed_scan):
+    report, _, files = mixed_scan
+    failed = {(Path(f.file).name, f.name): f for f in report.failed}
+    assert set(failed) == {
+        ("missing.root", ""),
+        ("notes.root", ""),
+        ("nan.root", "bad"),
+    }
+    assert str(files[1]) in failed[("missing.root", "")].error
+    assert "NaN" in failed[("nan.root", "bad")].error
+    scanned = {(Path(r.file).name, r.name) for r in report.results}
+    assert scanned == {
+        ("mixed.root", "mass"),
+        ("mixed.root", "sub/mass_var"),
+        ("nan.root", "good"),
+    }
+
+
+def test_bad_histogram_does_not_block_outputs(mixed_scan):
+    _, out_dir, _ = mixed_scan
+    summary = json.loads((out_dir / SUMMARY_JSON).read_text())
+    assert {entry["key"] for entry in summary} == {
+        "mixed/mass",
+        "mixed/sub/mass_var",
+        "nan/good",
+    }
+    content = json.loads((out_dir / REPORT_JSON).read_text())
+    assert {(Path(f["file"]).name, f["name"]) for f in content["failed"]} == {
+        ("missing.root", ""),
+        ("notes.root", ""),
+        ("nan.root", "bad"),
+    }
+    with uproot.open(out_dir / SIGNIFICANCE_ROOT) as root_file:
+        assert "nan/bad" not in root_file
+        assert "nan/good" in root_file
+
+
+def test_outputs_leave_no_temporary_files(mixed_scan, double_mu_scan):
+    for out_dir in (mixed_scan[1], double_mu_scan[1]):
+        leftovers = [p.name for p in out_dir.rglob("*") if p.name.endswith(".tmp")]
+        assert leftovers == []
+
+
+def test_atomic_write_keeps_old_file_on_error(tmp_path: Path):
+    target = tmp_path / "summary.json"
+    atomic_write_text(target, "old\n")
+
+    def fail(temporary: Path) -> None:
+        temporary.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, fail)
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+
+
+@pytest.mark.parametrize(
+    ("z", "expected_bins"),
+    [
+        # Two separated peaks, the higher one first.
+        ([0, 1, 4, 1, 0, 0, 0, 2, 6, 2, 0], [8, 2]),
+        # Below the threshold: nothing.
+        ([0, 1, 2.9, 1, 0], []),
+        # A maximum in the last bin counts.
+        ([0, 0, 1, 2, 5], [4]),
+        # A maximum in the first bin counts.
+        ([7, 2, 0, 0, 0], [0]),
+        # A ripple on the flank of a wide peak is not a second candidate.
+        ([0, 2, 5, 8, 10, 8, 6, 6.4, 5, 3, 1, 0], [4]),
+        # Two maxima closer than the separation: only the higher one.
+        ([0, 5, 2.5, 6, 0, 0], [3]),
+    ],
+)
+def test_find_candidates(z, expected_bins):
+    centers = np.arange(len(z)) + 0.5
+    candidates = find_candidates(np.array(z, dtype=float), centers, threshold=3.0)
+    assert [c.bin for c in candidates] == expected_bins
+    for candidate in candidates:
+        assert candidate.mass == centers[candidate.bin]
+        assert candidate.z == z[candidate.bin]
+
+
+def test_output_prefixes_unique():
+    prefixes = output_prefixes(["a/data.root", "b/data.root", "c/other.root"])
+    assert prefixes == {
+        "a/data.root": "data",
+        "b/data.root": "data_2",
+        "c/other.root": "other",
+    }
+    assert output_prefixes(["only.root"]) == {"only.root": ""}
