@@ -227,7 +227,7 @@ def _format_table(report, threshold: float, max_rows: int) -> list[str]:
         low, high = result.scan_range
         scanned = f"{low:.4g} to {high:.4g}"
         if result.notes:
-            scanned += " (" + "; ".join(result.notes) + ")"
+            scanned += ": " + "; ".join(result.notes)
         lines.append(
             f"{rank:>4}  {candidate.z:>7.2f}  {candidate.mass:>10.4g}  "
             f"{label:<{width}}  {scanned}"

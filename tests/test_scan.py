@@ -21,7 +21,12 @@ from bumpnet_root.io import (
     atomic_write_text,
     write_outputs,
 )
-from bumpnet_root.scan import find_candidates, output_prefixes, scan_files
+from bumpnet_root.scan import (
+    ScanReport,
+    find_candidates,
+    output_prefixes,
+    scan_files,
+)
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "bumpnet_root" / "data"
 DOUBLE_MU = DATA_DIR / "DoubleMu12.root"
@@ -325,6 +330,21 @@ def test_bad_histogram_does_not_block_outputs(mixed_scan):
     with uproot.open(out_dir / SIGNIFICANCE_ROOT) as root_file:
         assert "nan/bad" not in root_file
         assert "nan/good" in root_file
+
+
+def test_interrupted_scan_keeps_results(model: BumpNet, nan_root_file: Path):
+    report = ScanReport()
+
+    def interrupt(_path: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        scan_files(
+            [nan_root_file, nan_root_file], model, on_file_done=interrupt, report=report
+        )
+    assert report.files == [str(nan_root_file)]
+    assert [result.name for result in report.results] == ["good"]
+    assert [failure.name for failure in report.failed] == ["bad"]
 
 
 def test_outputs_leave_no_temporary_files(mixed_scan, double_mu_scan):
