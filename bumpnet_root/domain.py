@@ -70,9 +70,7 @@ def scan_domain(h: Hist1D) -> ScanDomain:
     stop = max(stop, min(n_bins, start + MIN_SCAN_BINS))
     notes: list[str] = []
     if start > 0:
-        notes.append(
-            f"scanned from the maximum at {h.edges[start]:g} on (bin {start})"
-        )
+        notes.append(f"scanned from the maximum at {h.edges[start]:g} on (bin {start})")
     if stop - start < MIN_SCAN_BINS:
         return ScanDomain(
             start,

@@ -64,10 +64,10 @@ class TrainingConfig:
 def _learning_rate(config: TrainingConfig, step: int) -> float:
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(
-        1, config.steps - config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return 1e-5 + 0.5 * (config.learning_rate - 1e-5) * (
+        1 + math.cos(math.pi * progress)
     )
-    return 1e-5 + 0.5 * (config.learning_rate - 1e-5) * (1 + math.cos(math.pi * progress))
 
 
 def training_loss(
@@ -183,15 +183,17 @@ def _save_checkpoint(
     path = directory / f"step_{step:07d}.pt"
     temporary = path.with_suffix(".tmp")
     torch.save(
-        {"step": step, "model": module.state_dict(), "optimizer": optimizer.state_dict()},
+        {
+            "step": step,
+            "model": module.state_dict(),
+            "optimizer": optimizer.state_dict(),
+        },
         temporary,
     )
     temporary.replace(path)
 
 
-def _load_latest_checkpoint(
-    directory: Path, module: torch.nn.Module, optimizer
-) -> int:
+def _load_latest_checkpoint(directory: Path, module: torch.nn.Module, optimizer) -> int:
     checkpoints = sorted(directory.glob("step_*.pt"))
     if not checkpoints:
         logger.info("no checkpoint in %s, starting from scratch", directory)

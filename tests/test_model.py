@@ -1,0 +1,110 @@
+"""Tests of the network module, TorchScript export and the synthetic data."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bumpnet_root.errors import ModelNotFoundError
+from bumpnet_root.export import load_torchscript, save_torchscript
+from bumpnet_root.model import BumpNetModule
+from bumpnet_root.significance import asimov_significance
+from bumpnet_root.synthetic import SyntheticConfig, asimov_yield, generate_batch
+
+
+def _inputs(n_bins, batch=3, seed=0):
+    rng = np.random.default_rng(seed)
+    background = np.tile(np.geomspace(5000, 5, n_bins), (batch, 1))
+    counts = torch.tensor(rng.poisson(background).astype(float))
+    edges = torch.tensor(np.tile(np.linspace(100, 1000, n_bins + 1), (batch, 1)))
+    return counts, edges
+
+
+def test_module_accepts_any_number_of_bins():
+    module = BumpNetModule(channels=8).eval()
+    for n_bins in (1, 7, 30, 151, 1000):
+        counts, edges = _inputs(n_bins)
+        z, background = module(counts, edges)
+        assert z.shape == (3, n_bins)
+        assert background.shape == (3, n_bins)
+        assert torch.all(torch.isfinite(z))
+        assert torch.all(background > 0)
+
+
+def test_untrained_module_returns_counts_as_background():
+    # The output layer starts at zero, so b = n (clamped at 1e-3) and Z = 0.
+    module = BumpNetModule(channels=8).eval()
+    counts, edges = _inputs(40)
+    with torch.no_grad():
+        z, background = module(counts, edges)
+    np.testing.assert_allclose(
+        background.numpy(), counts.clamp(min=1e-3).numpy(), rtol=1e-9
+    )
+    assert float(z.abs().max()) < 1e-4
+
+
+def test_torchscript_round_trip(tmp_path):
+    torch.manual_seed(1)
+    module = BumpNetModule(channels=8)
+    # Give the output layer weights so the round trip compares non-trivial Z.
+    torch.nn.init.normal_(module.head[-1].weight, std=0.3)
+    module.eval()
+    counts, edges = _inputs(50)
+    expected_z, expected_b = module(counts, edges)
+    path = tmp_path / "model.pt"
+    save_torchscript(module, path, {"note": "round trip"})
+    loaded, metadata = load_torchscript(path)
+    z, background = loaded(counts, edges)
+    assert metadata == {"note": "round trip"}
+    torch.testing.assert_close(z, expected_z, rtol=0, atol=1e-10)
+    torch.testing.assert_close(background, expected_b, rtol=0, atol=1e-10)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_load_missing_and_damaged_model(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        load_torchscript(tmp_path / "absent.pt")
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(b"not a zip archive")
+    with pytest.raises(ModelNotFoundError, match="cannot load"):
+        load_torchscript(damaged)
+
+
+def test_synthetic_batches_are_seeded():
+    first = generate_batch(np.random.default_rng(42), 16, 45)
+    second = generate_batch(np.random.default_rng(42), 16, 45)
+    np.testing.assert_array_equal(first.counts, second.counts)
+    np.testing.assert_array_equal(first.background, second.background)
+
+
+def test_synthetic_backgrounds_fall_and_stay_positive():
+    batch = generate_batch(np.random.default_rng(7), 200, 60)
+    assert np.all(batch.background > 0)
+    assert np.all(np.diff(batch.background, axis=1) <= 1e-9 * batch.background[:, 1:])
+    assert batch.counts.shape == (200, 60)
+    assert np.all(batch.counts == np.round(batch.counts))
+
+
+def test_signal_yield_reaches_target_asimov_z():
+    config = SyntheticConfig(signal_fraction=1.0)
+    batch = generate_batch(np.random.default_rng(3), 50, 40, config)
+    for row in range(50):
+        z = asimov_significance(batch.signal[row], batch.background[row])
+        assert z == pytest.approx(batch.z_asimov[row], rel=1e-6)
+
+
+def test_asimov_yield_monotone_targets():
+    background = np.full((3, 20), 100.0)
+    template = np.zeros((3, 20))
+    template[:, 10] = 1.0
+    yields = asimov_yield(background, template, np.array([1.0, 3.0, 5.0]))
+    assert np.all(np.diff(yields) > 0)
+
+
+def test_model_card_json_is_serialisable(tmp_path):
+    module = BumpNetModule(channels=8)
+    path = tmp_path / "m.pt"
+    save_torchscript(module, path, {"validation": {"x": 1.5}})
+    _, metadata = load_torchscript(path)
+    assert json.loads(json.dumps(metadata)) == metadata
