@@ -3,8 +3,8 @@
 The network is trained on smoothly falling spectra of 30 to 150 bins with up to
 about 10^6 expected events per bin. Real histograms often rise first (trigger
 and acceptance turn-on), so the scan starts at the maximum of the event density
-after a running median over ``SMOOTHING_BINS`` bins, which a narrow resonance
-does not move. Histograms that cannot be a falling mass spectrum are rejected
+after a running median over ``SMOOTHING_BINS`` bins or a fifteenth of the
+bins, whichever is more, which a narrow resonance does not move. Histograms that cannot be a falling mass spectrum are rejected
 with a reason instead of being scanned.
 """
 
@@ -62,7 +62,8 @@ def scan_domain(h: Hist1D) -> ScanDomain:
             "mass (angular distributions such as eta or phi are not scanned)",
         )
     density = h.counts / h.widths
-    smooth = running_median(density, min(SMOOTHING_BINS, n_bins))
+    window = max(SMOOTHING_BINS, (n_bins // 15) | 1)
+    smooth = running_median(density, min(window, n_bins))
     start = int(np.argmax(smooth))
     # Trailing empty bins carry no information about the falling spectrum.
     nonzero = np.nonzero(h.counts > 0)[0]
