@@ -16,6 +16,8 @@ import matplotlib.style
 import mplhep
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.transforms import blended_transform_factory
 
 from .io import atomic_write
 from .scan import ScanReport, ScanResult
@@ -25,9 +27,11 @@ logger = logging.getLogger(__name__)
 PLOT_FORMATS = ("png", "pdf")
 _PLOT_NAME = re.compile(r"\d{2,}_.+\.(png|pdf)")
 _UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
-# Number of candidates labelled with Z and mass in the lower panel. More labels
-# would overlap.
-_LABELLED_CANDIDATES = 3
+# Candidates numbered in the lower panel and listed in the upper one.
+_LABELLED_CANDIDATES = 5
+# The Z axis turns logarithmic above 2 x threshold once Z exceeds this many times
+# the threshold.
+_SYMLOG_ABOVE = 10
 
 
 def _plain_text(text: str) -> str:
@@ -65,24 +69,33 @@ def _draw_spectrum(ax, result: ScanResult) -> None:
 
     ax.set_yscale("log")
     if np.any(nonzero):
-        ax.set_ylim(bottom=0.5 * float(np.min(counts[nonzero])))
-        ax.set_ylim(top=float(np.max(counts)) * 5)
+        bottom = 0.5 * float(np.min(counts[nonzero]))
+        top = 2.0 * float(np.max(counts))
+        # The data fill the lower 55 % of the decades, so the name, the legend
+        # and the candidate list above them do not cover data points.
+        decades = max(np.log10(top / bottom), 1.0)
+        ax.set_ylim(bottom, top * 10 ** (decades * 0.45 / 0.55))
     ax.set_ylabel("Events / bin")
 
 
 def _draw_significance(ax, result: ScanResult, threshold: float) -> None:
     histogram = result.histogram
     z = result.prediction.z
-    ax.stairs(z, histogram.edges, fill=True, color="tab:blue", alpha=0.6)
+    edges = histogram.edges
+    ax.stairs(z, edges, fill=True, color="tab:blue", alpha=0.6)
 
-    ax.axhline(
-        threshold,
-        color="tab:red",
-        linestyle="--",
-        linewidth=1.5,
-        label=f"Z = {threshold:g}",
-    )
+    ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1.5)
     ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.text(
+        0.99,
+        threshold,
+        f"Z = {threshold:g}",
+        transform=blended_transform_factory(ax.transAxes, ax.transData),
+        ha="right",
+        va="bottom",
+        fontsize=12,
+        color="tab:red",
+    )
 
     candidates = result.candidates
     if candidates:
@@ -93,21 +106,36 @@ def _draw_significance(ax, result: ScanResult, threshold: float) -> None:
             color="black",
             markersize=7,
         )
-    for candidate in candidates[:_LABELLED_CANDIDATES]:
+    # Rank numbers stay short, so neighbouring labels rarely overlap. The
+    # upper panel lists Z and mass for each number.
+    for rank, candidate in enumerate(candidates[:_LABELLED_CANDIDATES], start=1):
         ax.annotate(
-            f"{candidate.z:.1f}σ at {candidate.mass:.4g}",
+            str(rank),
             (candidate.mass, candidate.z),
-            xytext=(4, 2),
+            xytext=(0, 7),
             textcoords="offset points",
+            ha="center",
             fontsize=12,
-            clip_on=True,
         )
 
     low = min(float(np.min(z)), 0.0)
     high = max(float(np.max(z)), threshold)
-    ax.set_ylim(low - 0.1 * (high - low), high + 0.25 * (high - low))
+    if high > _SYMLOG_ABOVE * threshold:
+        # Resonances such as the Z boson reach Z of several hundred. A scale
+        # that is linear up to 2 x threshold and logarithmic above keeps both
+        # the threshold line and such peaks readable. Deficits below
+        # -2 x threshold are cut off.
+        linear_limit = 2 * threshold
+        ax.set_yscale("symlog", linthresh=linear_limit)
+        ax.set_ylim(max(low * 1.2, -linear_limit), high * 10)
+        powers = 10.0 ** np.arange(1, np.floor(np.log10(high * 10)) + 1)
+        ticks = [0.0, threshold, *powers[powers > linear_limit]]
+        ax.yaxis.set_major_locator(FixedLocator(ticks))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+    else:
+        ax.set_ylim(low - 0.1 * (high - low), high + 0.3 * (high - low))
     ax.set_ylabel("Z")
-    ax.legend(loc="upper right", fontsize=13, frameon=False)
 
 
 def _shade_unscanned(axes, result: ScanResult) -> None:
@@ -117,6 +145,64 @@ def _shade_unscanned(axes, result: ScanResult) -> None:
         for start, stop in ((edges[0], low), (high, edges[-1])):
             if stop > start:
                 ax.axvspan(start, stop, color="grey", alpha=0.15, linewidth=0)
+
+
+def _label_spectrum(ax, result: ScanResult, threshold: float) -> None:
+    """Add the legend, the histogram name, the candidate list and the range."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i] != "Data")
+    ax.legend(
+        [handles[i] for i in order],
+        [labels[i] for i in order],
+        loc="upper right",
+        fontsize=15,
+        frameon=False,
+    )
+
+    lines = [f"{Path(result.file).name}:{result.name}"]
+    if result.histogram.title:
+        lines.append(result.histogram.title)
+    ax.text(
+        0.03,
+        0.96,
+        _plain_text("\n".join(lines)),
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        fontsize=15,
+    )
+
+    shown = result.candidates[:_LABELLED_CANDIDATES]
+    if shown:
+        rows = [
+            f"{rank}: Z = {c.z:.3g} at {c.mass:.4g}"
+            for rank, c in enumerate(shown, start=1)
+        ]
+        if len(result.candidates) > len(shown):
+            rows.append(f"... {len(result.candidates) - len(shown)} more")
+    else:
+        rows = [f"no candidate with Z > {threshold:g}"]
+    ax.text(
+        0.03,
+        0.96 - 0.065 * len(lines),
+        "\n".join(rows),
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        fontsize=12,
+    )
+
+    low, high = result.scan_range
+    ax.text(
+        0.03,
+        0.03,
+        f"scanned {low:.4g} to {high:.4g} (unshaded)",
+        transform=ax.transAxes,
+        va="bottom",
+        ha="left",
+        fontsize=12,
+        color="dimgrey",
+    )
 
 
 def plot_result(
@@ -150,38 +236,7 @@ def plot_result(
         _shade_unscanned((top, bottom), result)
         top.tick_params(labelbottom=False)
         top.set_xlim(histogram.edges[0], histogram.edges[-1])
-        handles, labels = top.get_legend_handles_labels()
-        order = sorted(range(len(labels)), key=lambda i: labels[i] != "Data")
-        top.legend(
-            [handles[i] for i in order],
-            [labels[i] for i in order],
-            loc="upper right",
-            fontsize=15,
-            frameon=False,
-        )
-        label = f"{Path(result.file).name}:{result.name}"
-        if histogram.title:
-            label += f"\n{histogram.title}"
-        top.text(
-            0.03,
-            0.96,
-            _plain_text(label),
-            transform=top.transAxes,
-            va="top",
-            ha="left",
-            fontsize=15,
-        )
-        low, high = result.scan_range
-        top.text(
-            0.03,
-            0.03,
-            f"scanned {low:.4g} to {high:.4g} (unshaded)",
-            transform=top.transAxes,
-            va="bottom",
-            ha="left",
-            fontsize=12,
-            color="dimgrey",
-        )
+        _label_spectrum(top, result, threshold)
         bottom.set_xlabel(_plain_text(result.x_title or "Mass"))
         figure.align_ylabels((top, bottom))
         written = []

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import uproot
 
-from bumpnet_root.api import BumpNet
+from bumpnet_root.api import BumpNet, Prediction
+from bumpnet_root.domain import ScanDomain
+from bumpnet_root.histogram import Hist1D
 from bumpnet_root.plotting import plot_file_stem, plot_result, plot_top_results
-from bumpnet_root.scan import scan_files
+from bumpnet_root.scan import ScanResult, find_candidates, scan_files
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -48,6 +50,30 @@ def test_plot_result_writes_pdf(report, tmp_path: Path):
     )
     assert written == [tmp_path / "two.png", tmp_path / "two.pdf"]
     assert written[1].read_bytes().startswith(b"%PDF")
+
+
+def test_plot_result_large_z(tmp_path: Path):
+    # A Z of several hundred, as for the Z boson in a dimuon spectrum, switches
+    # the lower panel to a symmetric log scale.
+    edges = np.linspace(40.0, 120.0, 81)
+    centers = 0.5 * (edges[1:] + edges[:-1])
+    background = 1e5 * np.exp(-centers / 20.0)
+    z = 800.0 * np.exp(-0.5 * ((centers - 91.5) / 2.5) ** 2) - 2.0
+    z[:5] = 0.0
+    histogram = Hist1D(edges, background + 50 * z.clip(0), name="massZ")
+    background[:5] = np.nan
+    prediction = Prediction(histogram, z, background, ScanDomain(5, 80))
+    result = ScanResult(
+        file="dimuon.root",
+        name="massZ",
+        key="massZ",
+        prediction=prediction,
+        candidates=find_candidates(z, centers),
+        x_title="m [GeV]",
+    )
+    assert [c.mass for c in result.candidates] == [91.5]
+    written = plot_result(result, tmp_path / "large", threshold=3.0)
+    assert written[0].read_bytes().startswith(PNG_SIGNATURE)
 
 
 def test_plot_result_rejects_unknown_format(report, tmp_path: Path):
