@@ -174,6 +174,8 @@ def find_candidates(
         prominence=min_prominence,
     )
     bins = peaks - 1
+    # find_peaks keeps heights equal to the threshold, so drop those.
+    bins = bins[z[bins] > threshold]
     order = np.argsort(-z[bins], kind="stable")
     return tuple(
         Candidate(z=float(z[b]), mass=float(centers[b]), bin=int(b))
@@ -439,9 +441,14 @@ def scan_files(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     report = ScanReport() if report is None else report
-    prefixes = output_prefixes(paths)
-    for raw_path in paths:
-        path = str(raw_path)
+    unique_paths = list(dict.fromkeys(str(path) for path in paths))
+    if len(unique_paths) < len(paths):
+        logger.warning(
+            "%d file paths were given more than once; each file is scanned once",
+            len(paths) - len(unique_paths),
+        )
+    prefixes = output_prefixes(unique_paths)
+    for path in unique_paths:
         report.files.append(path)
         logger.info("reading %s", path)
         try:

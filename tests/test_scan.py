@@ -332,7 +332,9 @@ def test_bad_histogram_does_not_block_outputs(mixed_scan):
         assert "nan/good" in root_file
 
 
-def test_interrupted_scan_keeps_results(model: BumpNet, nan_root_file: Path):
+def test_interrupted_scan_keeps_results(
+    model: BumpNet, nan_root_file: Path, mixed_root_file: Path
+):
     report = ScanReport()
 
     def interrupt(_path: str) -> None:
@@ -340,11 +342,20 @@ def test_interrupted_scan_keeps_results(model: BumpNet, nan_root_file: Path):
 
     with pytest.raises(KeyboardInterrupt):
         scan_files(
-            [nan_root_file, nan_root_file], model, on_file_done=interrupt, report=report
+            [nan_root_file, mixed_root_file],
+            model,
+            on_file_done=interrupt,
+            report=report,
         )
     assert report.files == [str(nan_root_file)]
     assert [result.name for result in report.results] == ["good"]
     assert [failure.name for failure in report.failed] == ["bad"]
+
+
+def test_duplicate_paths_scanned_once(model: BumpNet, nan_root_file: Path):
+    report = scan_files([nan_root_file, str(nan_root_file)], model)
+    assert report.files == [str(nan_root_file)]
+    assert [result.key for result in report.results] == ["good"]
 
 
 def test_outputs_leave_no_temporary_files(mixed_scan, double_mu_scan):
@@ -382,6 +393,8 @@ def test_atomic_write_keeps_old_file_on_error(tmp_path: Path):
         ([0, 2, 5, 8, 10, 8, 6, 6.4, 5, 3, 1, 0], [4]),
         # Two maxima closer than the separation: only the higher one.
         ([0, 5, 2.5, 6, 0, 0], [3]),
+        # A maximum equal to the threshold is not above it.
+        ([0, 1, 3, 1, 0], []),
     ],
 )
 def test_find_candidates(z, expected_bins):
