@@ -31,6 +31,8 @@ def save_torchscript(module: torch.nn.Module, path: str | Path, metadata: dict) 
     os.close(descriptor)
     try:
         torch.jit.save(scripted, temporary, _extra_files=extra)
+        # mkstemp creates the file readable by its owner only.
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
