@@ -36,26 +36,54 @@ def _evaluate(module, batch) -> tuple[np.ndarray, np.ndarray]:
 def collect(
     module,
     n_histograms: int,
-    config: SyntheticConfig,
+    config,
     seed: int,
     bins: tuple[int, int] = (30, 150),
+    generator=generate_batch,
 ) -> dict[str, np.ndarray]:
-    """Generate histograms and return per-histogram Z_max and positions."""
+    """Generate histograms and return per-histogram Z_max, positions and context.
+
+    ``generator(rng, size, n_bins, config)`` returns a SyntheticBatch; the
+    default draws from the training families. ``center`` is the bin that
+    contains the injected signal (NaN without signal), ``position`` its
+    relative place in the histogram and ``b_center`` the expected background
+    in that bin.
+    """
     rng = np.random.default_rng(seed)
-    keys = ("z_net", "z_lr", "arg_net", "arg_lr", "center", "z_asimov", "peak")
+    keys = (
+        "z_net",
+        "z_lr",
+        "arg_net",
+        "arg_lr",
+        "center",
+        "position",
+        "b_center",
+        "z_asimov",
+        "n_bins",
+    )
     out: dict[str, list] = {key: [] for key in keys}
     for first in range(0, n_histograms, _BATCH):
         size = min(_BATCH, n_histograms - first)
         n_bins = int(rng.integers(bins[0], bins[1] + 1))
-        batch = generate_batch(rng, size, n_bins, config)
+        batch = generator(rng, size, n_bins, config)
         z_net, z_lr = _evaluate(module, batch)
+        center = np.full(size, np.nan)
+        b_center = np.full(size, np.nan)
+        for row in range(size):
+            if np.isfinite(batch.signal_center[row]):
+                index = np.searchsorted(batch.edges[row], batch.signal_center[row])
+                index = int(np.clip(index - 1, 0, n_bins - 1))
+                center[row] = index
+                b_center[row] = batch.background[row, index]
         out["z_net"].append(z_net.max(axis=1))
         out["z_lr"].append(z_lr.max(axis=1))
         out["arg_net"].append(z_net.argmax(axis=1))
         out["arg_lr"].append(z_lr.argmax(axis=1))
-        out["center"].append(np.floor(batch.signal_center))
+        out["center"].append(center)
+        out["position"].append((center + 0.5) / n_bins)
+        out["b_center"].append(b_center)
         out["z_asimov"].append(batch.z_asimov)
-        out["peak"].append(batch.background.max(axis=1))
+        out["n_bins"].append(np.full(size, n_bins))
     return {key: np.concatenate(value) for key, value in out.items()}
 
 
