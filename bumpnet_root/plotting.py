@@ -189,7 +189,7 @@ def _label_spectrum(ax, result: ScanResult, threshold: float) -> None:
 
     # Raise the top of the log axis until the text block covers only the
     # empty part above the data. The fractions are line heights at these font
-    # sizes in a 10 x 9 inch figure, measured on rendered plots.
+    # sizes in a 10 x 9 inch figure, estimated from rendered plots.
     text_fraction = 0.07 + 0.065 * len(lines) + 0.045 * len(rows)
     bottom, top = ax.get_ylim()
     decades = np.log10(top / bottom)
