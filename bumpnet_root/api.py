@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -74,8 +75,15 @@ class BumpNet:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> BumpNet:
-        """Load the model at ``path``, or the package's default model when None."""
-        resolved = DEFAULT_MODEL_PATH if path is None else Path(path)
+        """Load the model at ``path``.
+
+        With ``path=None`` the model named by the environment variable
+        ``BUMPNET_MODEL`` is loaded, or the package's default model when that
+        is unset or empty.
+        """
+        if path is None:
+            path = os.environ.get("BUMPNET_MODEL") or DEFAULT_MODEL_PATH
+        resolved = Path(path)
         module, metadata = load_torchscript(resolved)
         logger.debug("loaded BumpNet model %s", resolved)
         return cls(module, metadata, resolved)

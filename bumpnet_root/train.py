@@ -174,7 +174,62 @@ def train(
     )
     save_torchscript(module, model_path, metadata)
     (out_dir / "model_card.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    (out_dir / "model_card.md").write_text(model_card_markdown(metadata))
     return metadata
+
+
+def model_card_markdown(metadata: dict) -> str:
+    """Render the model card (training settings and validation figures)."""
+    training = metadata["training"]
+    figures = metadata.get("validation", {})
+    seen = training["steps"] * training["batch_size"]
+    lines = [
+        "# BumpNet model card",
+        "",
+        "Produced by `bumpnet train --out DIR` with the settings below "
+        f"(bumpnet-root {metadata['bumpnet_root_version']}, "
+        f"torch {metadata['torch_version']}).",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {key} | {value} |" for key, value in training.items()]
+    lines += [
+        f"| histograms seen | {seen:,} ({training['steps']} steps of "
+        f"{training['batch_size']}, generated on the fly) |",
+        f"| trainable parameters | {metadata['parameters']:,} |",
+        f"| training time | {metadata['training_seconds'] / 60:.1f} min on "
+        f"{training['threads']} CPU threads |",
+        "",
+        "## Validation",
+        "",
+        "Fresh histograms from the training families (uniform bins, 30-150 bins, "
+        "Asimov Z of the injected signal uniform in [1, 8]); the reference is "
+        "Z_LR, the likelihood ratio with the true background.",
+        "",
+        "| figure | BumpNet | Z_LR |",
+        "| --- | --- | --- |",
+    ]
+    if figures:
+        lines += [
+            "| median of Delta Z_max = Z_max(BumpNet) - Z_max(LR) | "
+            f"{figures['delta_z_max_median']:+.3f} | 0 |",
+            "| half-width of the 16-84 % interval of Delta Z_max | "
+            f"{figures['delta_z_max_half_width_16_84']:.3f} | 0 |",
+            "| Z_max within 1 bin of the signal (Z_max(LR) >= 3) | "
+            f"{figures['location_within_1_bin_z_lr_ge_3']:.3f} | "
+            f"{figures['location_within_1_bin_z_lr_ge_3_lr']:.3f} |",
+            "| background-only histograms with Z_max > 5 | "
+            f"{100 * figures['fraction_z_max_gt_5']:.3f} % | "
+            f"{100 * figures['fraction_z_max_gt_5_lr']:.3f} % |",
+            "| mean Z_max on background-only histograms | "
+            f"{figures['mean_z_max_background_only']:.3f} | "
+            f"{figures['mean_z_max_background_only_lr']:.3f} |",
+            "",
+            f"{figures['signal_histograms']:,} signal and "
+            f"{figures['background_only_histograms']:,} background-only histograms.",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def _save_checkpoint(
