@@ -59,6 +59,9 @@ class TrainingConfig:
     checkpoint_every: int = 500
     validation_histograms: int = 2000
     background_only_histograms: int = 5000
+    # Stop after this many steps while keeping the learning-rate schedule
+    # planned for ``steps``; None runs all ``steps``.
+    stop_after: int | None = None
 
 
 def _learning_rate(config: TrainingConfig, step: int) -> float:
@@ -130,7 +133,9 @@ def train(
         config.seed,
     )
     started = time.perf_counter()
-    for step in range(start_step, config.steps):
+    last_step = config.steps if config.stop_after is None else config.stop_after
+    last_step = min(last_step, config.steps)
+    for step in range(start_step, last_step):
         # One generator per step makes a resumed run draw the same data.
         rng = np.random.default_rng([config.seed, step])
         n_bins = int(rng.integers(config.min_bins, config.max_bins + 1))
@@ -151,7 +156,7 @@ def train(
         parts["loss"] = float(loss.detach())
         if progress is not None:
             progress(step, parts)
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == last_step:
             _save_checkpoint(checkpoint_dir, step + 1, module, optimizer)
             logger.info("step %d: loss %.4f", step + 1, parts["loss"])
     training_seconds = time.perf_counter() - started
