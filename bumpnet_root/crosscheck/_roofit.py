@@ -57,8 +57,10 @@ def roofit_output(root: ModuleType, verbose: bool) -> Iterator[None]:
 
     RooFit messages below ERROR are dropped, and ROOT's ``gErrorIgnoreLevel``
     is raised to ``kFatal`` because Minuit2 and the GSL integrators report
-    through ROOT's error handler. Both settings are global, so they are restored
-    on exit. A fit failure is reported through its Minuit2 status, not the log.
+    through ROOT's error handler. A stricter RooFit level set by the caller
+    (FATAL, to drop ERROR messages too) is kept. Both settings are global, so
+    they are restored on exit. A fit failure is reported through its Minuit2
+    status, not the log.
     """
     if verbose:
         yield
@@ -66,7 +68,7 @@ def roofit_output(root: ModuleType, verbose: bool) -> Iterator[None]:
     service = root.RooMsgService.instance()
     old_kill_below = service.globalKillBelow()
     old_ignore_level = root.gErrorIgnoreLevel
-    service.setGlobalKillBelow(root.RooFit.ERROR)
+    service.setGlobalKillBelow(max(int(old_kill_below), int(root.RooFit.ERROR)))
     root.gErrorIgnoreLevel = root.kFatal
     try:
         yield

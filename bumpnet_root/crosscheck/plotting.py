@@ -199,5 +199,16 @@ def _save(figure: Figure, path: str | Path | None) -> None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
+    save_figure(figure, path)
     logger.debug("wrote %s", path)
+
+
+def save_figure(figure: Figure, path: Path) -> None:
+    """Save ``figure`` with the style it was drawn in.
+
+    Text, mathtext included, is laid out again when the figure is saved, so
+    outside the style matplotlib's default math fonts would be used. Those
+    look up a 'cursive' font that many Linux systems lack, which logs warnings.
+    """
+    with matplotlib.style.context(mplhep.style.ROOT):
+        figure.savefig(path, dpi=120, bbox_inches="tight")
