@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -191,13 +191,23 @@ def significance_th1d(result: ScanResult) -> Any:
     )
 
 
-def write_significance_root(report: ScanReport, path: str | Path) -> Path:
-    """Write one TH1D of Z per scanned histogram to a ROOT file, atomically."""
+def write_significance_root(
+    report: ScanReport,
+    path: str | Path,
+    extra_histograms: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write one TH1D of Z per scanned histogram to a ROOT file, atomically.
+
+    ``extra_histograms`` maps more paths in the file to uproot-writable
+    objects, such as the RooFit cross-check's TH1Ds.
+    """
 
     def write(temporary: Path) -> None:
         with uproot.recreate(temporary) as root_file:
             for result in report.results:
                 root_file[result.key] = significance_th1d(result)
+            for key, histogram in (extra_histograms or {}).items():
+                root_file[key] = histogram
 
     return atomic_write(path, write)
 
@@ -207,15 +217,23 @@ def write_outputs(
     out_dir: str | Path,
     threshold: float,
     model: dict[str, Any],
+    extra_fields: Mapping[str, Mapping[str, Any]] | None = None,
+    extra_histograms: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write the summaries and ``significance.root`` into ``out_dir``.
 
     Returns the written paths by file name. ``model`` (path, checksum, version)
-    goes into ``scan_report.json``.
+    goes into ``scan_report.json``. ``extra_fields`` maps a result's key to
+    fields added to its ``summary.json`` entry, and ``extra_histograms`` adds
+    objects to ``significance.root`` (both from the RooFit cross-check).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = [result_to_dict(result) for result in report.results]
+    extra_fields = extra_fields or {}
+    summary = [
+        {**result_to_dict(result), **extra_fields.get(result.key, {})}
+        for result in report.results
+    ]
     written = {
         SUMMARY_JSON: atomic_write_text(
             out_dir / SUMMARY_JSON, json.dumps(summary, allow_nan=False) + "\n"
@@ -228,7 +246,9 @@ def write_outputs(
             + "\n",
         ),
         SUMMARY_CSV: atomic_write_text(out_dir / SUMMARY_CSV, candidates_csv(report)),
-        SIGNIFICANCE_ROOT: write_significance_root(report, out_dir / SIGNIFICANCE_ROOT),
+        SIGNIFICANCE_ROOT: write_significance_root(
+            report, out_dir / SIGNIFICANCE_ROOT, extra_histograms
+        ),
     }
     for path in written.values():
         logger.debug("wrote %s", path)
