@@ -187,11 +187,13 @@ def model_card_markdown(metadata: dict) -> str:
     """Render the model card (training settings and validation figures)."""
     training = metadata["training"]
     figures = metadata.get("validation", {})
-    seen = training["steps"] * training["batch_size"]
+    run_steps = min(training["steps"], training.get("stop_after") or training["steps"])
+    seen = run_steps * training["batch_size"]
+    command = metadata.get("command", "bumpnet train --out DIR")
     lines = [
         "# BumpNet model card",
         "",
-        "Produced by `bumpnet train --out DIR` with the settings below "
+        f"Produced by `{command}` with the settings below "
         f"(bumpnet-root {metadata['bumpnet_root_version']}, "
         f"torch {metadata['torch_version']}).",
         "",
@@ -200,11 +202,15 @@ def model_card_markdown(metadata: dict) -> str:
     ]
     lines += [f"| {key} | {value} |" for key, value in training.items()]
     lines += [
-        f"| histograms seen | {seen:,} ({training['steps']} steps of "
+        f"| histograms seen | {seen:,} ({run_steps} steps of "
         f"{training['batch_size']}, generated on the fly) |",
         f"| trainable parameters | {metadata['parameters']:,} |",
         f"| training time | {metadata['training_seconds'] / 60:.1f} min on "
         f"{training['threads']} CPU threads |",
+    ]
+    if "training_seconds_note" in metadata:
+        lines.append(f"| note on the time | {metadata['training_seconds_note']} |")
+    lines += [
         "",
         "## Validation",
         "",
