@@ -356,6 +356,12 @@ def _add_train_parser(subparsers, parent: argparse.ArgumentParser) -> None:
         "--steps", type=_positive_int, metavar="N", help="optimiser steps"
     )
     parser.add_argument(
+        "--stop-after",
+        type=_positive_int,
+        metavar="N",
+        help="stop after N steps, keeping the learning-rate schedule of --steps",
+    )
+    parser.add_argument(
         "--seed", type=int, metavar="N", help="seed of the weights and the data"
     )
     parser.add_argument(
@@ -404,6 +410,7 @@ def _run_train(args: argparse.Namespace) -> int:
         key: value
         for key, value in {
             "steps": args.steps,
+            "stop_after": args.stop_after,
             "seed": args.seed,
             "batch_size": args.batch_size,
             "threads": args.threads,
@@ -413,7 +420,8 @@ def _run_train(args: argparse.Namespace) -> int:
         if value is not None
     }
     config = dataclasses.replace(TrainingConfig(), **overrides)
-    with tqdm(total=config.steps, unit="step", disable=None) as bar:
+    total = min(config.steps, config.stop_after or config.steps)
+    with tqdm(total=total, unit="step", disable=None) as bar:
 
         def progress(step: int, metrics: dict[str, float]) -> None:
             bar.update(step + 1 - bar.n)
