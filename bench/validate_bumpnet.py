@@ -152,9 +152,9 @@ def main() -> None:
     warnings.simplefilter("ignore")
     module, metadata = load_torchscript(args.model)
     net = BumpNet.load(args.model)
-    print(
-        f"model {args.model} (trained {metadata.get('training', {}).get('steps')} steps)"
-    )
+    training = metadata.get("training", {})
+    steps = training.get("stop_after") or training.get("steps")
+    print(f"model {args.model} (trained {steps} steps)")
 
     train_config = SyntheticConfig(z_range=(1.0, 8.0), signal_fraction=1.0)
     holdout = HoldoutConfig()
@@ -199,7 +199,8 @@ def main() -> None:
         )
         if background_only is not None:
             line += (
-                f" {row['n_bkg']:6d} {100 * row['fp_net']:9.3f}% {100 * row['fp_lr']:8.3f}%"
+                f" {row['n_bkg']:6d} {100 * row['fp_net']:9.3f}%"
+                f" {100 * row['fp_lr']:8.3f}%"
                 f" {row['mean_net']:10.3f} {row['mean_lr']:9.3f}"
             )
         print(line)
@@ -212,8 +213,10 @@ def main() -> None:
     for low in range(1, 8):
         mask = (signal["z_asimov"] >= low) & (signal["z_asimov"] < low + 1)
         q16, q50, q84 = np.percentile(delta[mask], [16, 50, 84])
+        half_width = (q84 - q16) / 2
         print(
-            f"  Z_A in [{low}, {low + 1}): median {q50:+.3f}, half-width {(q84 - q16) / 2:.3f}"
+            f"  Z_A in [{low}, {low + 1}): median {q50:+.3f}, "
+            f"half-width {half_width:.3f}"
         )
     print("dijet, resolution bins, per expected background in the signal bin:")
     for low, high in ((0, 10), (10, 100), (100, 1e4), (1e4, 1e7)):
@@ -233,11 +236,13 @@ def main() -> None:
         "\nreal spectra: BumpNet next to a RooFit likelihood ratio (fitted background)"
     )
     print(
-        f"{'spectrum':22s} {'Z_max net':>9s} {'mass':>8s} {'Z_max LR':>8s} {'mass':>8s}  function; published"
+        f"{'spectrum':22s} {'Z_max net':>9s} {'mass':>8s} {'Z_max LR':>8s} "
+        f"{'mass':>8s}  function; published"
     )
     for name, z_net, m_net, z_lr, m_lr, function, published in real_spectra(net):
         print(
-            f"{name:22s} {z_net:9.2f} {m_net:8.1f} {z_lr:8.2f} {m_lr:8.1f}  {function}; {published}"
+            f"{name:22s} {z_net:9.2f} {m_net:8.1f} {z_lr:8.2f} {m_lr:8.1f}  "
+            f"{function}; {published}"
         )
 
 
