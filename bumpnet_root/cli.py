@@ -691,12 +691,32 @@ def _run_crosscheck(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- build-histograms
+
+
+def _add_build_histograms_parser(subparsers, parent: argparse.ArgumentParser) -> None:
+    from .events.cli import add_build_histograms_arguments, run_build_histograms
+
+    parser = subparsers.add_parser(
+        "build-histograms",
+        parents=[parent],
+        help="build invariant-mass histograms of object combinations from events",
+        description="Split events into final states by object multiplicity, fill "
+        "one invariant-mass histogram per combination of two or more objects with "
+        "resolution-sized bins, and write those that pass the acceptance to a "
+        "ROOT file that 'bumpnet scan' reads. See docs/events.md.",
+    )
+    add_build_histograms_arguments(parser)
+    parser.set_defaults(handler=run_build_histograms)
+
+
 SubcommandAdder = Callable[[Any, argparse.ArgumentParser], None]
 SUBCOMMANDS: tuple[SubcommandAdder, ...] = (
     _add_scan_parser,
     _add_train_parser,
     _add_validate_parser,
     _add_crosscheck_parser,
+    _add_build_histograms_parser,
 )
 
 
