@@ -7,13 +7,18 @@ the reader and emits the warnings.
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 import numpy as np
 
 from . import _th1
 from ._root import import_root
-from .errors import InvalidHistogramError, UnsupportedInputError
+from .errors import (
+    InvalidHistogramError,
+    UnsupportedInputError,
+    WeightedHistogramWarning,
+)
 from .histogram import Hist1D
 
 # Relative tolerance for treating bin widths as equal (fixed binning) and for
@@ -22,9 +27,20 @@ EDGE_RTOL = 1e-9
 
 _CATEGORY_AXIS_TYPES = ("StrCategory", "IntCategory", "Boolean")
 
+# Largest content of the TH1 classes with integer bins. In ROOT 6.40, Fill and
+# AddBinContent stop at it and SetBinContent wraps around to negative values, so
+# a bin at the limit or below zero has lost events.
+_INTEGER_CONTENT_LIMITS = {"TH1C": 127, "TH1S": 32767, "TH1I": 2**31 - 1}
+
 
 def read_root(obj: Any, name: str | None) -> Hist1D:
     arrays = _th1.read_th1(import_root("reading ROOT histograms"), obj)
+    check_integer_contents(
+        arrays.class_name,
+        arrays.contents,
+        arrays.name if name is None else name,
+        arrays.source,
+    )
     return _assemble(
         edges=arrays.edges,
         cells=arrays.contents,
@@ -72,9 +88,11 @@ def read_uproot(obj: Any, name: str | None) -> Hist1D:
 
     sumw2 = obj.member("fSumw2", none_if_missing=True)
     has_sumw2 = sumw2 is not None and len(sumw2) > 0
+    cells = np.asarray(obj.values(flow=True), dtype=np.float64)
+    check_integer_contents(class_name, cells, label or "<unnamed>", source)
     return _assemble(
         edges=np.asarray(axis.edges(), dtype=np.float64),
-        cells=np.asarray(obj.values(flow=True), dtype=np.float64),
+        cells=cells,
         variance_cells=np.asarray(obj.variances(flow=True)) if has_sumw2 else None,
         has_underflow=True,
         has_overflow=True,
@@ -130,6 +148,17 @@ def read_uhi(obj: Any, name: str | None) -> Hist1D:
         )
 
     variances = _uhi_variances(obj, values, flow=values.size != n_bins)
+    if variances is None and _variances_unknown(obj):
+        warnings.warn(
+            f"histogram {label!r} ({type_name}) was filled with weights into "
+            f"{_storage_name(obj)} storage, which keeps no sum of squared weights. "
+            "The scan treats its contents as event counts, so its Poisson "
+            "significances are only approximate; fill Weight storage to keep the "
+            "variances",
+            WeightedHistogramWarning,
+            # Points at the caller of adapters.to_hist1d.
+            stacklevel=3,
+        )
     title = getattr(obj, "label", "")
     return _assemble(
         edges=edges,
@@ -208,6 +237,42 @@ def _uhi_variances(obj: Any, values: np.ndarray, flow: bool) -> np.ndarray | Non
     if storage_type is None and np.array_equal(variances, values):
         return None
     return variances
+
+
+def _variances_unknown(obj: Any) -> bool:
+    """Return True for a boost-histogram whose weighted fills lost the variances.
+
+    boost-histogram's Double and other non-Weight storages return None from
+    ``variances()`` after a fill with weights, and the counts before it.
+    """
+    if getattr(obj, "storage_type", None) is None:
+        return False
+    try:
+        return obj.variances() is None
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
+def _storage_name(obj: Any) -> str:
+    return getattr(getattr(obj, "storage_type", None), "__name__", "its")
+
+
+def check_integer_contents(
+    class_name: str, cells: np.ndarray, label: str, source: str
+) -> None:
+    """Raise InvalidHistogramError when a TH1C, TH1S or TH1I has clipped bins."""
+    limit = _INTEGER_CONTENT_LIMITS.get(class_name)
+    if limit is None:
+        return
+    clipped = (cells >= limit) | (cells < 0)
+    if np.any(clipped):
+        raise InvalidHistogramError(
+            f"histogram {label!r} ({source}): {int(np.count_nonzero(clipped))} "
+            f"cells (flow bins included) contain {float(cells[clipped][0]):g} or "
+            f"another value at or beyond the {class_name} limits 0 to {limit}. A "
+            f"{class_name} stops counting at {limit} and wraps around to negative "
+            "values when set beyond it, so events are lost; fill a TH1D instead"
+        )
 
 
 def read_counts_edges(pair: tuple | list, name: str | None) -> Hist1D:

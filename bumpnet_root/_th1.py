@@ -43,6 +43,7 @@ class TH1Arrays:
     name: str
     title: str
     source: str
+    class_name: str = ""
 
 
 def read_th1(root: ModuleType, obj: Any) -> TH1Arrays:
@@ -115,6 +116,7 @@ def read_th1(root: ModuleType, obj: Any) -> TH1Arrays:
         name=name,
         title=str(obj.GetTitle()),
         source=source,
+        class_name=class_name,
     )
 
 

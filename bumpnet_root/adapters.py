@@ -5,12 +5,15 @@ Policy of :func:`to_hist1d` for every input type other than Hist1D:
 * Weighted histograms: the scan treats the contents as event counts. When the
   variances differ from the counts, :func:`to_hist1d` emits one
   :class:`~bumpnet_root.errors.WeightedHistogramWarning` per call. The variances
-  stay in ``Hist1D.variances``.
+  stay in ``Hist1D.variances``. A hist or boost-histogram histogram filled with
+  weights into Double (not Weight) storage has no variances: it is read with
+  ``variances=None`` and gets the same warning.
 * Under- and overflow contents go to ``Hist1D.underflow`` and ``Hist1D.overflow``
   and are never scanned. :class:`~bumpnet_root.errors.FlowBinWarning` is emitted
   when they contain more than ``FLOW_WARNING_FRACTION`` of all entries.
 * Rejected: histograms with more than one axis, profiles, category or labelled
-  axes, NaN or inf contents and negative contents.
+  axes, NaN or inf contents, negative contents, and TH1C, TH1S or TH1I
+  histograms with a cell at their integer limit (clipped counts).
 """
 
 from __future__ import annotations
@@ -289,7 +292,9 @@ def _warn_about_contents(hist: Hist1D, stacklevel: int) -> None:
             stacklevel=stacklevel,
         )
     flow = abs(hist.underflow) + abs(hist.overflow)
-    total = float(np.sum(hist.counts)) + flow
+    # Counts near the float64 maximum sum to inf, which gives a fraction of 0.
+    with np.errstate(over="ignore"):
+        total = float(np.sum(hist.counts)) + flow
     if total > 0 and flow / total > FLOW_WARNING_FRACTION:
         warnings.warn(
             f"histogram {hist.label!r} ({hist.source}): {flow / total:.1%} of the "

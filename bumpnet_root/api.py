@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from .domain import ScanDomain, scan_domain
-from .errors import InvalidHistogramError
+from .errors import InvalidHistogramError, OutOfDomainWarning
 from .export import file_checksum, load_torchscript
 from .histogram import Hist1D
 
@@ -55,6 +56,18 @@ class Prediction:
     @property
     def mass_at_z_max(self) -> float:
         return float(self.histogram.centers[self.argmax])
+
+
+def _warn_out_of_domain(prediction: Prediction) -> None:
+    reasons = prediction.domain.out_of_domain
+    if reasons:
+        warnings.warn(
+            f"histogram {prediction.histogram.label!r} lies outside BumpNet's "
+            f"training domain: {'; '.join(reasons)}. Its Z maxima are not bumps.",
+            OutOfDomainWarning,
+            # Points at the caller of predict or predict_many.
+            stacklevel=3,
+        )
 
 
 def _as_hist1d(obj: Any) -> Hist1D:
@@ -98,19 +111,28 @@ class BumpNet:
 
         ``domain="auto"`` scans from the maximum of the spectrum on (bins before
         it get Z = 0) and raises InvalidHistogramError when the histogram is not
-        a falling spectrum; ``domain="full"`` scans every bin as given.
+        a falling spectrum; ``domain="full"`` scans every bin as given. Emits
+        OutOfDomainWarning when the histogram lies outside the training domain
+        (``Prediction.domain.out_of_domain``), because its Z maxima are not bumps.
         """
         prediction = self.evaluate([histogram], domain=domain, strict=True)[0]
         assert isinstance(prediction, Prediction)
+        _warn_out_of_domain(prediction)
         return prediction.z
 
     def predict_many(
         self, histograms: Iterable[Any], domain: str = "auto", batch_size: int = 1024
     ) -> list[np.ndarray]:
-        """Return Z per bin for each histogram, evaluated in batches."""
+        """Return Z per bin for each histogram, evaluated in batches.
+
+        Emits OutOfDomainWarning as :meth:`predict` does, once per histogram.
+        """
         predictions = self.evaluate(
             list(histograms), domain=domain, strict=True, batch_size=batch_size
         )
+        for prediction in predictions:
+            if isinstance(prediction, Prediction):
+                _warn_out_of_domain(prediction)
         return [p.z for p in predictions if isinstance(p, Prediction)]
 
     def predict_th1(self, histogram: Any, name: str | None = None, domain="auto"):

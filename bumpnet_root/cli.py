@@ -9,7 +9,8 @@ are imported inside the handlers, which keeps ``bumpnet --help`` fast.
 
 Exit status: 0 on success (for ``scan``: at least one histogram was scanned),
 1 when nothing could be done (no histogram scanned, model missing, outputs not
-writable), 2 for usage errors, 130 when interrupted.
+writable), 2 for usage errors. An interruption exits with 130 for SIGINT
+(Ctrl-C) and with 143 for SIGTERM.
 """
 
 from __future__ import annotations
@@ -30,10 +31,15 @@ EXIT_OK = 0
 EXIT_NOTHING_DONE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+# 128 + SIGTERM, as a shell reports a process ended by SIGTERM.
+EXIT_TERMINATED = 143
 
 # Candidates printed in the ranked table unless --table-rows sets another
 # number. summary.csv always lists all of them.
 DEFAULT_TABLE_ROWS = 50
+# Seconds between two saves of the outputs of a running scan, unless
+# --checkpoint-interval sets another value.
+DEFAULT_CHECKPOINT_INTERVAL = 30.0
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -67,6 +73,16 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {value}")
     return value
 
 
@@ -209,6 +225,21 @@ def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
         "(default: %(default)s); summary.csv lists all",
     )
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the histograms that the outputs in --out already list as "
+        "scanned or skipped, when the model's SHA-256 and each file's size and "
+        "modification time are unchanged, and scan only the rest",
+    )
+    parser.add_argument(
+        "--checkpoint-interval",
+        type=_non_negative_float,
+        default=DEFAULT_CHECKPOINT_INTERVAL,
+        metavar="SECONDS",
+        help="minimum time between two saves of the outputs while the scan runs, "
+        "0 to save after every batch (default: %(default)s)",
+    )
+    parser.add_argument(
         "--crosscheck",
         type=_non_negative_int,
         default=0,
@@ -222,10 +253,15 @@ def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
 
 
 def _format_table(report, threshold: float, max_rows: int) -> list[str]:
-    """Return the lines of the ranked candidate table."""
-    ranked = report.ranked_candidates()
+    """Return the lines of the ranked candidate table.
+
+    Candidates of histograms outside the training domain follow in a table of
+    their own, because their Z maxima are not bumps.
+    """
+    ranked = [pair for pair in report.ranked_candidates() if not pair[0].out_of_domain]
+    outside = _format_out_of_domain(report, threshold, max_rows)
     if not ranked:
-        return [f"no candidate with Z > {threshold:g}"]
+        return [f"no candidate with Z > {threshold:g}", *outside]
     shown = ranked if max_rows == 0 else ranked[:max_rows]
     labels = [f"{result.file}:{result.name}" for result, _ in shown]
     width = max(len("histogram"), *(len(label) for label in labels))
@@ -247,6 +283,30 @@ def _format_table(report, threshold: float, max_rows: int) -> list[str]:
             f"... {len(ranked) - len(shown)} more in summary.csv "
             "(--table-rows 0 prints all)"
         )
+    return lines + outside
+
+
+def _format_out_of_domain(report, threshold: float, max_rows: int) -> list[str]:
+    """Return the table of candidates in histograms outside the training domain."""
+    pairs = [pair for pair in report.ranked_candidates() if pair[0].out_of_domain]
+    if not pairs:
+        return []
+    shown = pairs if max_rows == 0 else pairs[:max_rows]
+    lines = [
+        f"{len(pairs)} maxima with Z > {threshold:g} in histograms outside the "
+        "training domain, NOT bumps (out_of_domain in summary.json and "
+        "summary.csv):",
+        f"{'Z':>7}  {'mass':>10}  histogram: why it is out of domain; scanned range",
+    ]
+    for result, candidate in shown:
+        low, high = result.scan_range
+        lines.append(
+            f"{candidate.z:>7.2f}  {candidate.mass:>10.4g}  "
+            f"{result.file}:{result.name}: {'; '.join(result.out_of_domain)}; "
+            f"scanned {low:.4g} to {high:.4g}"
+        )
+    if len(shown) < len(pairs):
+        lines.append(f"... {len(pairs) - len(shown)} more in summary.csv")
     return lines
 
 
@@ -254,7 +314,15 @@ def _run_scan(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .api import BumpNet
+    from .checkpoint import (
+        PreviousScan,
+        ScanCheckpoint,
+        check_output_dir,
+        load_previous_scan,
+        sort_report,
+    )
     from .errors import ModelNotFoundError
+    from .interrupts import interrupts_deferred
     from .io import write_outputs
     from .plotting import plot_top_results
     from .scan import ScanReport, scan_files
@@ -269,9 +337,31 @@ def _run_scan(args: argparse.Namespace) -> int:
         "sha256": model.checksum,
         "version": _model_version(model.metadata),
     }
+    try:
+        check_output_dir(args.out)
+    except OSError as error:
+        logger.error(
+            "cannot write into the output directory %s: %s; choose a writable --out",
+            args.out,
+            error,
+        )
+        return EXIT_NOTHING_DONE
 
-    report = ScanReport()
-    interrupted = False
+    previous = PreviousScan()
+    if args.resume:
+        previous = load_previous_scan(
+            args.out, args.files, args.select, model_info["sha256"], args.threshold
+        )
+    report = ScanReport(results=previous.results, skipped=previous.skipped)
+    checkpoint = ScanCheckpoint(
+        report,
+        args.out,
+        args.files,
+        args.threshold,
+        model_info,
+        args.checkpoint_interval,
+    )
+    interrupted: bool | KeyboardInterrupt = False
     with tqdm(total=len(args.files), unit="file", disable=None) as bar:
         try:
             scan_files(
@@ -282,26 +372,43 @@ def _run_scan(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
                 on_file_done=lambda _path: bar.update(),
                 report=report,
+                done=previous.done,
+                on_batch_done=checkpoint.save_if_due,
             )
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as interrupt:
+            interrupted = interrupt
             logger.warning(
-                "interrupted; writing the %d histograms scanned so far",
+                "interrupted; writing the %d histograms scanned so far, which "
+                "--resume keeps",
                 len(report.results),
             )
 
     crosschecks = None
     if args.crosscheck and not interrupted:
         crosschecks = _crosscheck_top_candidates(report, args)
-        interrupted = crosschecks is not None and crosschecks.interrupted
+        if crosschecks is not None and crosschecks.interrupt is not None:
+            interrupted = crosschecks.interrupt
     try:
-        write_outputs(
-            report, args.out, args.threshold, model_info, **_extra_outputs(crosschecks)
-        )
+        # A signal during the write waits until every output file is complete.
+        with interrupts_deferred():
+            sort_report(report, args.files)
+            write_outputs(
+                report,
+                args.out,
+                args.threshold,
+                model_info,
+                **_extra_outputs(crosschecks),
+            )
         formats = ("png", "pdf") if args.plot_format == "pdf" else ("png",)
-        plot_top_results(
-            report, args.out / "plots", args.threshold, args.plots, formats
-        )
+        if interrupted:
+            logger.warning(
+                "no plots for an interrupted scan; run the same command with "
+                "--resume to finish the scan and draw them"
+            )
+        else:
+            plot_top_results(
+                report, args.out / "plots", args.threshold, args.plots, formats
+            )
         if crosschecks is not None:
             _write_crosscheck_plots(crosschecks, args.out, formats)
     except OSError as error:
@@ -322,7 +429,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         f"outputs in {args.out}"
     )
     if interrupted:
-        return EXIT_INTERRUPTED
+        return _interrupted_status(interrupted)
     if not report.results:
         logger.error(
             "no histogram was scanned; check the file paths and --select patterns "
@@ -628,6 +735,7 @@ def _run_crosscheck(args: argparse.Namespace) -> int:
     from .api import BumpNet
     from .crosscheck._roofit import load_root
     from .errors import MissingDependencyError, ModelNotFoundError
+    from .interrupts import interrupts_deferred
     from .io import write_outputs
     from .scan import DEFAULT_THRESHOLD, ScanReport, scan_files
 
@@ -651,18 +759,20 @@ def _run_crosscheck(args: argparse.Namespace) -> int:
     report = ScanReport()
     try:
         scan_files(args.files, model, select=args.select, report=report)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         logger.warning("interrupted during the BumpNet scan; nothing is written")
-        return EXIT_INTERRUPTED
+        return _interrupted_status(interrupt)
     crosschecks = _crosscheck_with_progress(report, options, None)
     try:
-        write_outputs(
-            report,
-            args.out,
-            DEFAULT_THRESHOLD,
-            model_info,
-            **_extra_outputs(crosschecks),
-        )
+        # A signal during the write waits until every output file is complete.
+        with interrupts_deferred():
+            write_outputs(
+                report,
+                args.out,
+                DEFAULT_THRESHOLD,
+                model_info,
+                **_extra_outputs(crosschecks),
+            )
         _write_crosscheck_plots(crosschecks, args.out, ("png",))
     except OSError as error:
         logger.error(
@@ -679,8 +789,8 @@ def _run_crosscheck(args: argparse.Namespace) -> int:
         f"({len(report.skipped)} skipped, {len(report.failed)} failed); "
         f"outputs in {args.out}"
     )
-    if crosschecks.interrupted:
-        return EXIT_INTERRUPTED
+    if crosschecks.interrupt is not None:
+        return _interrupted_status(crosschecks.interrupt)
     if not report.results:
         logger.error(
             "no histogram was scanned; check the file paths and --select patterns "
@@ -734,20 +844,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted_status(interrupt: object) -> int:
+    """Return the exit status for SIGTERM (143) or any other interruption (130)."""
+    from .interrupts import Terminated
+
+    return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line and return the exit status."""
+    """Run the command line and return the exit status.
+
+    SIGTERM raises :class:`bumpnet_root.interrupts.Terminated`, a
+    KeyboardInterrupt, so every subcommand stops as on Ctrl-C (``scan`` writes
+    the results so far).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbosity)
     from tqdm.contrib.logging import logging_redirect_tqdm
 
+    from .interrupts import sigterm_raises_terminated
+
     # Log lines go through tqdm.write, so they do not break a progress bar.
-    with logging_redirect_tqdm():
+    with logging_redirect_tqdm(), sigterm_raises_terminated():
         try:
             return int(args.handler(args))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interrupt:
             logger.error("interrupted")
-            return EXIT_INTERRUPTED
+            return _interrupted_status(interrupt)
 
 
 if __name__ == "__main__":

@@ -44,15 +44,25 @@ class Hist1D:
         if counts.size == 0:
             raise InvalidHistogramError(f"histogram {label!r} has no bins")
         if not np.all(np.isfinite(edges)):
+            bad = int(np.argmax(~np.isfinite(edges)))
             raise InvalidHistogramError(
-                f"histogram {label!r}: bin edges contain NaN or inf: {edges}"
+                f"histogram {label!r}: {int(np.count_nonzero(~np.isfinite(edges)))} "
+                f"bin edges are NaN or inf, the first is edge {bad} "
+                f"({float(edges[bad])!r}); rebuild the histogram with finite edges"
             )
         if np.any(np.diff(edges) <= 0):
             bad = int(np.argmax(np.diff(edges) <= 0))
+            problem = (
+                "a zero-width bin"
+                if edges[bad + 1] == edges[bad]
+                else "the edges are not sorted"
+            )
             raise InvalidHistogramError(
                 f"histogram {label!r}: bin edges must increase strictly, but edge "
-                f"{bad + 1} ({edges[bad + 1]!r}) follows {edges[bad]!r}; rebin or "
-                "sort the edges"
+                f"{bad + 1} ({float(edges[bad + 1])!r}) follows edge {bad} "
+                f"({float(edges[bad])!r}): {problem}; rebuild the histogram with "
+                "increasing edges, because sorting the edges alone would not move "
+                "the contents with them"
             )
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "counts", counts)

@@ -40,6 +40,7 @@ CSV_COLUMNS = (
     "scan_low",
     "scan_high",
     "notes",
+    "out_of_domain",
 )
 
 
@@ -86,8 +87,17 @@ def result_to_dict(result: ScanResult) -> dict[str, Any]:
         "scan_range": list(result.scan_range),
         "notes": list(result.notes),
         "warnings": list(result.warnings),
+        # Candidates of a histogram outside the training domain are Z maxima,
+        # not bumps; "out_of_domain" lists why the histogram is outside.
+        "out_of_domain": list(result.out_of_domain),
         "candidates": [
-            {"z": c.z, "mass": c.mass, "bin": c.bin} for c in result.candidates
+            {
+                "z": c.z,
+                "mass": c.mass,
+                "bin": c.bin,
+                "out_of_domain": bool(result.out_of_domain),
+            }
+            for c in result.candidates
         ],
         "edges": histogram.edges.tolist(),
         "counts": histogram.counts.tolist(),
@@ -124,6 +134,8 @@ def report_to_dict(
             }
             for f in report.failed
         ],
+        "complete": report.complete,
+        "inputs": {path: dict(identity) for path, identity in report.inputs.items()},
     }
 
 
@@ -145,6 +157,7 @@ def candidates_csv(report: ScanReport) -> str:
                 f"{low:.6g}",
                 f"{high:.6g}",
                 "; ".join(result.notes),
+                "; ".join(result.out_of_domain),
             ]
         )
     return buffer.getvalue()
@@ -174,6 +187,10 @@ def significance_th1d(result: ScanResult) -> Any:
     centers = histogram.centers
     name = result.name.rsplit("/", 1)[-1]
     title = f"BumpNet local significance of {histogram.title or name}"
+    # Edges near the float64 maximum make the x moments inf, which ROOT reads.
+    with np.errstate(over="ignore", invalid="ignore"):
+        sum_zx = float(np.sum(z * centers))
+        sum_zx2 = float(np.sum(z * centers * centers))
     return uproot.writing.identify.to_TH1x(
         fName=name,
         fTitle=title,
@@ -181,8 +198,8 @@ def significance_th1d(result: ScanResult) -> Any:
         fEntries=float(n_bins),
         fTsumw=float(np.sum(z)),
         fTsumw2=float(np.sum(z * z)),
-        fTsumwx=float(np.sum(z * centers)),
-        fTsumwx2=float(np.sum(z * centers * centers)),
+        fTsumwx=sum_zx,
+        fTsumwx2=sum_zx2,
         fSumw2=np.zeros(n_bins + 2),
         fXaxis=x_axis,
         fYaxis=uproot.writing.identify.to_TAxis(
@@ -234,10 +251,13 @@ def write_outputs(
         {**result_to_dict(result), **extra_fields.get(result.key, {})}
         for result in report.results
     ]
+    # summary.json comes last: when the process is killed between two writes,
+    # every histogram that it lists is also in the other files.
     written = {
-        SUMMARY_JSON: atomic_write_text(
-            out_dir / SUMMARY_JSON, json.dumps(summary, allow_nan=False) + "\n"
+        SIGNIFICANCE_ROOT: write_significance_root(
+            report, out_dir / SIGNIFICANCE_ROOT, extra_histograms
         ),
+        SUMMARY_CSV: atomic_write_text(out_dir / SUMMARY_CSV, candidates_csv(report)),
         REPORT_JSON: atomic_write_text(
             out_dir / REPORT_JSON,
             json.dumps(
@@ -245,9 +265,8 @@ def write_outputs(
             )
             + "\n",
         ),
-        SUMMARY_CSV: atomic_write_text(out_dir / SUMMARY_CSV, candidates_csv(report)),
-        SIGNIFICANCE_ROOT: write_significance_root(
-            report, out_dir / SIGNIFICANCE_ROOT, extra_histograms
+        SUMMARY_JSON: atomic_write_text(
+            out_dir / SUMMARY_JSON, json.dumps(summary, allow_nan=False) + "\n"
         ),
     }
     for path in written.values():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ import uproot
 from scipy.signal import find_peaks
 
 from .domain import scan_domain
+from .errors import BumpNetError
 from .histogram import Hist1D
 
 if TYPE_CHECKING:
@@ -40,6 +42,14 @@ MIN_CANDIDATE_SEPARATION = 3
 MIN_CANDIDATE_PROMINENCE = 1.0
 
 _TH1_CLASS = re.compile(r"TH1[CSILFDK]?")
+_DAMAGED_OBJECT_ADVICE = (
+    "reading the object failed, so the file is probably damaged; check it with "
+    "root -l FILE and write it again"
+)
+EMPTY_FILE_REASON = (
+    "the file contains no objects: it is empty, or its list of keys is damaged "
+    "(check it with root -l FILE)"
+)
 _NOT_HISTOGRAM_REASONS = {
     "TTree": "a TTree is not a histogram; fill a TH1 from it first",
     "TNtuple": "a TNtuple is not a histogram; fill a TH1 from it first",
@@ -94,6 +104,14 @@ class ScanResult:
         domain = self.prediction.domain
         return float(edges[domain.start]), float(edges[domain.stop])
 
+    @property
+    def out_of_domain(self) -> tuple[str, ...]:
+        """Reasons why the histogram lies outside the training domain, if any.
+
+        The candidates of such a histogram are Z maxima, not bumps.
+        """
+        return self.prediction.domain.out_of_domain
+
 
 @dataclass(frozen=True)
 class SkippedObject:
@@ -120,12 +138,20 @@ class FailedObject:
 
 @dataclass
 class ScanReport:
-    """Everything a scan produced, in the order the objects were read."""
+    """Everything a scan produced, in the order the objects were read.
+
+    ``inputs`` maps each file path to its size and modification time when it
+    was read (see :func:`file_identity`), so ``bumpnet scan --resume`` can tell
+    whether the file changed since. ``complete`` is True once every file was
+    read to the end, and False while a scan runs or after an interruption.
+    """
 
     files: list[str] = field(default_factory=list)
     results: list[ScanResult] = field(default_factory=list)
     skipped: list[SkippedObject] = field(default_factory=list)
     failed: list[FailedObject] = field(default_factory=list)
+    inputs: dict[str, dict[str, int]] = field(default_factory=dict)
+    complete: bool = False
 
     def ranked_candidates(self) -> list[tuple[ScanResult, Candidate]]:
         """Return the candidates of all histograms, highest Z first."""
@@ -271,14 +297,26 @@ def _convert(obj: Any, name: str) -> tuple[Hist1D, tuple[str, ...]]:
 
 
 def _read_file(
-    path: str, patterns: Sequence[str], report: ScanReport
+    path: str,
+    patterns: Sequence[str],
+    report: ScanReport,
+    done: Callable[[str, str], bool] | None = None,
 ) -> list[_LoadedHistogram]:
-    """Read the selected 1-D histograms of one file and record what is skipped."""
+    """Read the selected 1-D histograms of one file and record what is skipped.
+
+    Objects for which ``done(path, name)`` is True are left out unrecorded.
+    """
     loaded: list[_LoadedHistogram] = []
     with uproot.open(path) as root_file:
         newest = _newest_cycles(root_file.classnames(recursive=True))
+        classes = [class_name for _, class_name in newest.values()]
+        if all(class_name.startswith("TDirectory") for class_name in classes):
+            # Recorded, so that every input file appears in the report.
+            _record_skip(report, path, "", "", EMPTY_FILE_REASON)
         for name, (cycle, class_name) in newest.items():
             if class_name.startswith("TDirectory") or not _matches(name, patterns):
+                continue
+            if done is not None and done(path, name):
                 continue
             reason = _skip_reason_for_class(class_name)
             if reason is not None:
@@ -297,8 +335,11 @@ def _read_file(
                     )
                     continue
                 histogram, conversion_warnings = _convert(obj, name)
-            except Exception as error:
+            except BumpNetError as error:
                 _record_failure(report, path, name, error)
+                continue
+            except Exception as error:
+                _record_failure(report, path, name, error, _DAMAGED_OBJECT_ADVICE)
                 continue
             loaded.append(
                 _LoadedHistogram(
@@ -311,16 +352,53 @@ def _read_file(
 def _record_skip(
     report: ScanReport, file: str, name: str, class_name: str, reason: str
 ) -> None:
-    logger.info("skipped %s:%s (%s): %s", file, name, class_name, reason)
+    if name:
+        logger.info("skipped %s:%s (%s): %s", file, name, class_name, reason)
+    else:
+        logger.warning("skipped %s: %s", file, reason)
     report.skipped.append(SkippedObject(file, name, class_name, reason))
 
 
 def _record_failure(
-    report: ScanReport, file: str, name: str, error: BaseException
+    report: ScanReport, file: str, name: str, error: BaseException, advice: str = ""
 ) -> None:
+    """Log and record an error, with ``advice`` appended to its message if given.
+
+    ``advice`` is the next step for the user when the message of the error has none.
+    """
     where = f"{file}:{name}" if name else file
-    logger.error("failed to scan %s: %s: %s", where, type(error).__name__, error)
-    report.failed.append(FailedObject(file, name, str(error), type(error).__name__))
+    message = f"{error}; {advice}" if advice else str(error)
+    logger.error("failed to scan %s: %s: %s", where, type(error).__name__, message)
+    report.failed.append(FailedObject(file, name, message, type(error).__name__))
+
+
+def _file_advice(error: BaseException) -> str:
+    """Return what to do about an error that stopped a whole file from being read."""
+    if isinstance(error, FileNotFoundError):
+        return "check the path"
+    if isinstance(error, IsADirectoryError):
+        return "pass the ROOT files in the directory instead of the directory"
+    if isinstance(error, PermissionError):
+        return "make the file readable for this user"
+    if isinstance(error, OSError) and error.errno is not None:
+        return "check that the file system is readable"
+    # uproot raises OSError without errno when a file ends before an object.
+    return (
+        "the file is not a ROOT file, or it is truncated or corrupted; check that "
+        "it was written completely (root -l FILE opens it) and write it again"
+    )
+
+
+def file_identity(path: str | Path) -> dict[str, int] | None:
+    """Return the size in bytes and the modification time in ns of a file.
+
+    Returns None when the file cannot be examined (missing, no permission).
+    """
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return {"size": int(status.st_size), "mtime_ns": int(status.st_mtime_ns)}
 
 
 def _evaluate_chunk(
@@ -365,6 +443,7 @@ def _scan_loaded(
     threshold: float,
     batch_size: int,
     report: ScanReport,
+    on_batch_done: Callable[[str], None] | None = None,
 ) -> None:
     scannable: list[_LoadedHistogram] = []
     for item in loaded:
@@ -417,6 +496,8 @@ def _scan_loaded(
                 prediction.mass_at_z_max,
                 len(candidates),
             )
+        if on_batch_done is not None:
+            on_batch_done(path)
 
 
 def scan_files(
@@ -427,6 +508,8 @@ def scan_files(
     batch_size: int = 1024,
     on_file_done: Callable[[str], None] | None = None,
     report: ScanReport | None = None,
+    done: Callable[[str, str], bool] | None = None,
+    on_batch_done: Callable[[str], None] | None = None,
 ) -> ScanReport:
     """Scan the 1-D histograms in ROOT files and return the report.
 
@@ -436,7 +519,10 @@ def scan_files(
     ``failed`` and the scan goes on with the next one. Pass ``report`` to
     collect results into an existing object, so a caller keeps the finished
     part when the scan is interrupted. ``on_file_done(path)`` is called after
-    each file.
+    each file and ``on_batch_done(path)`` after each batch of histograms has
+    been added to the report, so a caller can save the results so far.
+    Objects for which ``done(path, name)`` returns True are not read and not
+    recorded (``bumpnet scan --resume`` passes the finished ones).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -448,18 +534,30 @@ def scan_files(
             len(paths) - len(unique_paths),
         )
     prefixes = output_prefixes(unique_paths)
+    report.complete = False
     for path in unique_paths:
         report.files.append(path)
+        identity = file_identity(path)
+        if identity is not None:
+            report.inputs[path] = identity
         logger.info("reading %s", path)
         try:
-            loaded = _read_file(path, select, report)
+            loaded = _read_file(path, select, report, done)
         except Exception as error:
-            _record_failure(report, path, "", error)
+            _record_failure(report, path, "", error, _file_advice(error))
             loaded = []
         if loaded:
             _scan_loaded(
-                path, prefixes[path], loaded, model, threshold, batch_size, report
+                path,
+                prefixes[path],
+                loaded,
+                model,
+                threshold,
+                batch_size,
+                report,
+                on_batch_done,
             )
         if on_file_done is not None:
             on_file_done(path)
+    report.complete = True
     return report

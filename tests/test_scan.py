@@ -55,6 +55,7 @@ SUMMARY_KEYS = {
     "scan_range",
     "notes",
     "warnings",
+    "out_of_domain",
     "candidates",
 }
 VARIABLE_EDGES = 10.0 * 1.04 ** np.arange(61)
