@@ -19,7 +19,7 @@
 /// same way to Python (see bumpnet_scan.C). With TPython, it comes from
 /// bumpnet_root.macro_bridge.crosscheck_th1. Otherwise the macro runs
 /// `bumpnet crosscheck FILE --select NAME --mass M --out OUTDIR/crosscheck`
-/// and reads Z_LR from OUTDIR/crosscheck/crosscheck.json. The TPython path
+/// and reads Z_LR from OUTDIR/crosscheck/summary.json. The TPython path
 /// writes no files for the fit.
 
 #ifndef BUMPNET_CROSSCHECK_C
@@ -29,11 +29,10 @@
 
 namespace bumpnet_detail {
 
-/// File that `bumpnet crosscheck --out DIR` writes into DIR.
-/// NOTE: the name and layout (a list of CrossCheckResult.to_dict() entries,
-/// each with "name" and "z_lr") are assumed from the documented command line
-/// and bumpnet_root.crosscheck.results, not read from the command's code.
-constexpr const char *kCrosscheckJson = "crosscheck.json";
+/// File that `bumpnet crosscheck --out DIR` writes into DIR: a list with one
+/// entry per histogram, holding its "name" and, with --mass, "z_lr" as a
+/// one-element array.
+constexpr const char *kCrosscheckJson = "summary.json";
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
