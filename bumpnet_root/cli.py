@@ -249,6 +249,9 @@ def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
         "the fitted background to summary.json and significance.root "
         "(default: %(default)s)",
     )
+    from ._scan_cli import add_arguments
+
+    add_arguments(parser, _positive_int)
     parser.set_defaults(handler=_run_scan)
 
 
@@ -266,16 +269,19 @@ def _format_table(report, threshold: float, max_rows: int) -> list[str]:
     labels = [f"{result.file}:{result.name}" for result, _ in shown]
     width = max(len("histogram"), *(len(label) for label in labels))
     lines = [
-        f"candidates with Z > {threshold:g}, highest first:",
-        f"{'rank':>4}  {'Z':>7}  {'mass':>10}  {'histogram':<{width}}  scanned range",
+        f"candidates with Z > {threshold:g}, highest first (Z_global: after the "
+        "look-elsewhere correction over the histogram's scanned range):",
+        f"{'rank':>4}  {'Z':>7}  {'Z_global':>8}  {'mass':>10}  "
+        f"{'histogram':<{width}}  scanned range",
     ]
     for rank, ((result, candidate), label) in enumerate(zip(shown, labels), start=1):
         low, high = result.scan_range
         scanned = f"{low:.4g} to {high:.4g}"
         if result.notes:
             scanned += ": " + "; ".join(result.notes)
+        z_global = "-" if candidate.z_global is None else f"{candidate.z_global:.2f}"
         lines.append(
-            f"{rank:>4}  {candidate.z:>7.2f}  {candidate.mass:>10.4g}  "
+            f"{rank:>4}  {candidate.z:>7.2f}  {z_global:>8}  {candidate.mass:>10.4g}  "
             f"{label:<{width}}  {scanned}"
         )
     if len(shown) < len(ranked):
@@ -313,6 +319,12 @@ def _format_out_of_domain(report, threshold: float, max_rows: int) -> list[str]:
 def _run_scan(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ._scan_cli import (
+        fast_scan_options,
+        kept_results,
+        look_elsewhere_fields,
+        look_elsewhere_lines,
+    )
     from .api import BumpNet
     from .checkpoint import (
         PreviousScan,
@@ -324,8 +336,10 @@ def _run_scan(args: argparse.Namespace) -> int:
     from .errors import ModelNotFoundError
     from .interrupts import interrupts_deferred
     from .io import write_outputs
+    from .parallel import FastScan, add_lee_to_results, scan_files_fast
     from .plotting import plot_top_results
-    from .scan import ScanReport, scan_files
+    from .scan import ScanReport
+    from .stream import StreamingCheckpoint, StreamingOutputs
 
     try:
         model = BumpNet.load(args.model)
@@ -353,27 +367,59 @@ def _run_scan(args: argparse.Namespace) -> int:
             args.out, args.files, args.select, model_info["sha256"], args.threshold
         )
     report = ScanReport(results=previous.results, skipped=previous.skipped)
-    checkpoint = ScanCheckpoint(
-        report,
-        args.out,
-        args.files,
-        args.threshold,
-        model_info,
-        args.checkpoint_interval,
-    )
+    options = fast_scan_options(args)
+    fast = FastScan(report)
+    if previous.results and options["lee_toys"]:
+        report.results, fast.expected_false_candidates = add_lee_to_results(
+            report.results, model.path, options["lee_toys"], args.threshold
+        )
+    # Without --resume and --crosscheck, which need every result in memory,
+    # the outputs are written while the scan runs, and only the results to
+    # plot keep their arrays, so the memory stays bounded.
+    outputs = None
+    if not args.resume and not args.crosscheck:
+        try:
+            outputs = StreamingOutputs(args.out)
+        except OSError as error:
+            logger.error(
+                "cannot write into the output directory %s: %s; choose a "
+                "writable --out",
+                args.out,
+                error,
+            )
+            return EXIT_NOTHING_DONE
+        checkpoint = StreamingCheckpoint(
+            outputs,
+            report,
+            args.threshold,
+            model_info,
+            args.checkpoint_interval,
+            lambda: look_elsewhere_fields(fast, report, args.threshold),
+        )
+    else:
+        checkpoint = ScanCheckpoint(
+            report,
+            args.out,
+            args.files,
+            args.threshold,
+            model_info,
+            args.checkpoint_interval,
+        )
     interrupted: bool | KeyboardInterrupt = False
     with tqdm(total=len(args.files), unit="file", disable=None) as bar:
         try:
-            scan_files(
+            scan_files_fast(
                 args.files,
-                model,
+                model.path,
                 select=args.select,
                 threshold=args.threshold,
-                batch_size=args.batch_size,
                 on_file_done=lambda _path: bar.update(),
-                report=report,
                 done=previous.done,
                 on_batch_done=checkpoint.save_if_due,
+                on_result=None if outputs is None else outputs.add,
+                keep_results=None if outputs is None else kept_results(args),
+                scan=fast,
+                **options,
             )
         except KeyboardInterrupt as interrupt:
             interrupted = interrupt
@@ -388,17 +434,22 @@ def _run_scan(args: argparse.Namespace) -> int:
         crosschecks = _crosscheck_top_candidates(report, args)
         if crosschecks is not None and crosschecks.interrupt is not None:
             interrupted = crosschecks.interrupt
+    lee_fields = look_elsewhere_fields(fast, report, args.threshold)
     try:
         # A signal during the write waits until every output file is complete.
         with interrupts_deferred():
-            sort_report(report, args.files)
-            write_outputs(
-                report,
-                args.out,
-                args.threshold,
-                model_info,
-                **_extra_outputs(crosschecks),
-            )
+            if outputs is not None:
+                outputs.finish(report, args.threshold, model_info, lee_fields)
+            else:
+                sort_report(report, args.files)
+                write_outputs(
+                    report,
+                    args.out,
+                    args.threshold,
+                    model_info,
+                    **_extra_outputs(crosschecks),
+                    report_fields=lee_fields,
+                )
         formats = ("png", "pdf") if args.plot_format == "pdf" else ("png",)
         if interrupted:
             logger.warning(
@@ -423,6 +474,8 @@ def _run_scan(args: argparse.Namespace) -> int:
         print(line)
     if crosschecks is not None:
         _print_crosscheck_table(crosschecks)
+    for line in look_elsewhere_lines(lee_fields):
+        print(line)
     print(
         f"scanned {len(report.results)} histograms in {len(report.files)} files "
         f"({len(report.skipped)} skipped, {len(report.failed)} failed); "

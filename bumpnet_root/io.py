@@ -41,6 +41,7 @@ CSV_COLUMNS = (
     "scan_high",
     "notes",
     "out_of_domain",
+    "z_global",
 )
 
 
@@ -67,6 +68,9 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def _finite_or_none(values: np.ndarray) -> list[float | None]:
+    if np.all(np.isfinite(values)):
+        # The common case, without a Python loop over the values.
+        return values.tolist()
     return [float(v) if math.isfinite(v) else None for v in values.tolist()]
 
 
@@ -96,6 +100,8 @@ def result_to_dict(result: ScanResult) -> dict[str, Any]:
                 "mass": c.mass,
                 "bin": c.bin,
                 "out_of_domain": bool(result.out_of_domain),
+                # After the look-elsewhere correction; None when not computed.
+                "z_global": c.z_global,
             }
             for c in result.candidates
         ],
@@ -158,6 +164,7 @@ def candidates_csv(report: ScanReport) -> str:
                 f"{high:.6g}",
                 "; ".join(result.notes),
                 "; ".join(result.out_of_domain),
+                "" if candidate.z_global is None else f"{candidate.z_global:.4f}",
             ]
         )
     return buffer.getvalue()
@@ -236,6 +243,7 @@ def write_outputs(
     model: dict[str, Any],
     extra_fields: Mapping[str, Mapping[str, Any]] | None = None,
     extra_histograms: Mapping[str, Any] | None = None,
+    report_fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write the summaries and ``significance.root`` into ``out_dir``.
 
@@ -243,6 +251,8 @@ def write_outputs(
     goes into ``scan_report.json``. ``extra_fields`` maps a result's key to
     fields added to its ``summary.json`` entry, and ``extra_histograms`` adds
     objects to ``significance.root`` (both from the RooFit cross-check).
+    ``report_fields`` are added to ``scan_report.json`` (the look-elsewhere
+    figures).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -261,7 +271,9 @@ def write_outputs(
         REPORT_JSON: atomic_write_text(
             out_dir / REPORT_JSON,
             json.dumps(
-                report_to_dict(report, threshold, model), indent=2, allow_nan=False
+                {**report_to_dict(report, threshold, model), **(report_fields or {})},
+                indent=2,
+                allow_nan=False,
             )
             + "\n",
         ),

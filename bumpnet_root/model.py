@@ -176,8 +176,15 @@ def likelihood_ratio_z(
     by the envelope theorem the gradient of q0 with respect to b at fixed
     mu_hat is the full gradient, so training can backpropagate through Z.
     """
-    index, weight = template_windows(edges, reach, width)
-    batch, n_bins, k = index.shape
+    batch = counts.shape[0]
+    if batch > 1 and bool((edges == edges[:1]).all()):
+        # One binning for the whole batch (the usual case in a scan): build the
+        # templates once and broadcast them.
+        index, weight = template_windows(edges[:1], reach, width)
+        index = index.expand(batch, -1, -1)
+    else:
+        index, weight = template_windows(edges, reach, width)
+    n_bins, k = index.shape[1], index.shape[2]
     flat = index.reshape(batch, -1)
     n = torch.gather(counts, 1, flat).reshape(batch, n_bins, k)
     b = torch.gather(background.clamp(min=1e-9), 1, flat)
@@ -196,27 +203,82 @@ def likelihood_ratio_z(
 
 
 def _fit_signal_strength(
-    n: torch.Tensor, b: torch.Tensor, s: torch.Tensor
+    n: torch.Tensor,
+    b: torch.Tensor,
+    s: torch.Tensor,
+    max_iterations: int = 30,
+    tolerance: float = 1e-20,
 ) -> torch.Tensor:
+    """Return mu_hat of shape (batch, n_bins) for windows of shape (batch, n_bins, K).
+
+    ln L(mu) is concave, so Newton steps safeguarded by bisection inside the
+    bracket [low, high] converge. A row stops once its Newton decrement
+    grad^2 / |hess|, which approximates the error of q0 at the current mu, is
+    below ``tolerance``: the error of Z is then below sqrt(tolerance). Later
+    iterations run only on the rows still moving, which are few after four
+    steps. Rows whose maximum lies on the lower bound of mu (windows without
+    events, deficits next to empty bins) get that bound without iterating.
+    """
+    batch, n_bins, k = n.shape
+    n = n.reshape(-1, k)
+    b = b.reshape(-1, k)
+    s = s.expand(batch, n_bins, k).reshape(-1, k)
     active = s > 0
     ratio = torch.where(active, b / torch.where(active, s, torch.ones_like(s)), 1e300)
-    low = -ratio.min(dim=2).values
-    high = n.sum(dim=2).clamp(min=0.0) + 1.0
-    mu = ((n - b) * s).sum(dim=2) / (s * s).sum(dim=2)
+    low = -ratio.min(dim=1).values
+    high = n.sum(dim=1).clamp(min=0.0) + 1.0
+    mu = ((n - b) * s).sum(dim=1) / (s * s).sum(dim=1)
     mu = torch.minimum(torch.maximum(mu, 0.5 * low), 0.5 * high)
-    for _ in range(30):
-        expected = b + mu[:, :, None] * s
+    # Inactive template bins have s = 0, so n s contributes nothing there.
+    ns = n * s
+    # At mu = low the expectation b + mu s reaches 0 in the bins of the
+    # smallest b / s. Without events there, ln L stays finite at the bound, and
+    # when it still rises towards the bound (grad <= 0 at low) the maximum is
+    # the bound itself.
+    bound_bin = active & (ratio <= -low[:, None])
+    expected_low = torch.where(bound_bin, 1.0, b + low[:, None] * s)
+    grad_low = torch.where(bound_bin, 0.0, ns / expected_low).sum(dim=1) - 1.0
+    on_bound = ~(bound_bin & (n > 0)).any(dim=1) & (grad_low <= 0)
+    result = torch.where(on_bound, low, mu)
+    keep = ~on_bound
+    rows = torch.arange(mu.shape[0], device=mu.device)[keep]
+    mu, low, high = mu[keep], low[keep], high[keep]
+    n, b, s, ns = n[keep], b[keep], s[keep], ns[keep]
+    finished = torch.zeros_like(mu, dtype=torch.bool)
+    for _ in range(max_iterations):
+        if rows.numel() == 0:
+            break
+        expected = b + mu[:, None] * s
         safe = torch.where(expected > 0, expected, torch.ones_like(expected))
-        grad = torch.where(active, n * s / safe, torch.zeros_like(s)).sum(dim=2) - 1.0
-        hess = -torch.where(active, n * s * s / (safe * safe), torch.zeros_like(s))
-        hess = hess.sum(dim=2)
+        ratio = ns / safe
+        grad = ratio.sum(dim=1) - 1.0
+        hess = -(ratio * s / safe).sum(dim=1)
         low = torch.where(grad > 0, mu, low)
         high = torch.where(grad <= 0, mu, high)
-        step = torch.where(hess < 0, -grad / torch.where(hess < 0, hess, -1.0), 0.0)
+        newton = hess < 0
+        step = torch.where(newton, -grad / torch.where(newton, hess, -1.0), 0.0)
         candidate = mu + step
-        inside = (hess < 0) & (candidate > low) & (candidate < high)
-        mu = torch.where(inside, candidate, 0.5 * (low + high))
-    return mu
+        inside = newton & (candidate > low) & (candidate < high)
+        # A converged row keeps its Newton point, or its current mu when the
+        # step is too small to leave the collapsed bracket, because a bisection
+        # step there would move it away from the maximum.
+        done = newton & (grad * grad <= -tolerance * hess)
+        mu = torch.where(inside, candidate, torch.where(done, mu, 0.5 * (low + high)))
+        finished = finished | done
+        # Dropping rows copies nine arrays, so it waits until a quarter of the
+        # rows are done. Until then a done row goes on with Newton steps, which
+        # keep it at the maximum.
+        count = int(finished.sum())
+        if count > 0 and (4 * count >= rows.numel() or count == rows.numel()):
+            result[rows[finished]] = mu[finished]
+            keep = ~finished
+            rows = rows[keep]
+            mu, low, high = mu[keep], low[keep], high[keep]
+            n, b, s, ns = n[keep], b[keep], s[keep], ns[keep]
+            finished = finished[keep]
+    if rows.numel() > 0:
+        result[rows] = mu
+    return result.reshape(batch, n_bins)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 import uproot
 from scipy.signal import find_peaks
 
-from .domain import scan_domain
+from .domain import ScanDomain, scan_domain
 from .errors import BumpNetError
 from .histogram import Hist1D
 
@@ -42,6 +42,10 @@ MIN_CANDIDATE_SEPARATION = 3
 MIN_CANDIDATE_PROMINENCE = 1.0
 
 _TH1_CLASS = re.compile(r"TH1[CSILFDK]?")
+BIN_LABELS_REASON = (
+    "the x axis has bin labels, so the bins are categories (a counter), not mass "
+    "intervals"
+)
 _DAMAGED_OBJECT_ADVICE = (
     "reading the object failed, so the file is probably damaged; check it with "
     "root -l FILE and write it again"
@@ -59,11 +63,17 @@ _NOT_HISTOGRAM_REASONS = {
 
 @dataclass(frozen=True)
 class Candidate:
-    """A local maximum of Z above the threshold, at the bin centre ``mass``."""
+    """A local maximum of Z above the threshold, at the bin centre ``mass``.
+
+    ``z_global`` is the significance after the look-elsewhere correction over
+    the scanned range of the histogram (see :mod:`bumpnet_root.lee`), or None
+    when it was not computed.
+    """
 
     z: float
     mass: float
     bin: int
+    z_global: float | None = None
 
 
 @dataclass(frozen=True)
@@ -325,14 +335,7 @@ def _read_file(
             try:
                 obj = root_file[f"{name};{cycle}"]
                 if _has_bin_labels(obj):
-                    _record_skip(
-                        report,
-                        path,
-                        name,
-                        class_name,
-                        "the x axis has bin labels, so the bins are categories "
-                        "(a counter), not mass intervals",
-                    )
+                    _record_skip(report, path, name, class_name, BIN_LABELS_REASON)
                     continue
                 histogram, conversion_warnings = _convert(obj, name)
             except BumpNetError as error:
@@ -402,11 +405,16 @@ def file_identity(path: str | Path) -> dict[str, int] | None:
 
 
 def _evaluate_chunk(
-    model: BumpNet, histograms: list[Hist1D], batch_size: int
+    model: BumpNet,
+    histograms: list[Hist1D],
+    batch_size: int,
+    domains: list[ScanDomain] | None = None,
 ) -> list[Prediction | Exception]:
     """Evaluate a chunk, and one histogram at a time when the batch call fails."""
     try:
-        return model.evaluate(histograms, domain="auto", batch_size=batch_size)
+        return model.evaluate(
+            histograms, domain="auto", batch_size=batch_size, domains=domains
+        )
     except Exception as error:
         logger.warning(
             "batch of %d histograms failed (%s: %s); evaluating them one by one",
@@ -446,6 +454,7 @@ def _scan_loaded(
     on_batch_done: Callable[[str], None] | None = None,
 ) -> None:
     scannable: list[_LoadedHistogram] = []
+    domains: list[ScanDomain] = []
     for item in loaded:
         try:
             domain = scan_domain(item.histogram)
@@ -458,10 +467,14 @@ def _scan_loaded(
         for message in item.warnings:
             logger.warning("%s", message)
         scannable.append(item)
+        domains.append(domain)
     for first in range(0, len(scannable), batch_size):
         chunk = scannable[first : first + batch_size]
         predictions = _evaluate_chunk(
-            model, [item.histogram for item in chunk], batch_size
+            model,
+            [item.histogram for item in chunk],
+            batch_size,
+            domains[first : first + batch_size],
         )
         for item, prediction in zip(chunk, predictions):
             if isinstance(prediction, Exception):

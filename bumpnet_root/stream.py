@@ -1,0 +1,369 @@
+"""Scan outputs written while the scan runs, moved into place at the end.
+
+:class:`StreamingOutputs` appends each result to a temporary ``summary.json``
+and ``significance.root`` as soon as it arrives, so the results need not stay
+in memory. :meth:`StreamingOutputs.finish` writes ``summary.csv`` and
+``scan_report.json`` and moves every file into place with :func:`os.replace`.
+Until then a reader sees the previous outputs, and
+:meth:`StreamingOutputs.abort` removes the temporary files. The files have the
+content that :func:`bumpnet_root.io.write_outputs` writes: ``summary.json`` is
+one JSON list with the entries of :func:`bumpnet_root.io.result_to_dict`, one
+per line.
+
+``significance.root`` is written with PyROOT when it is importable, else with
+uproot, both with ZLIB level 1 compression. Writing ``summary.json`` and
+``significance.root`` took 0.30 ms per histogram with PyROOT and 0.64 ms with
+uproot; without compression PyROOT took 0.25 ms for a file twice as large
+(``bench/scan_throughput.py``, 3000 histograms).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import (
+    REPORT_JSON,
+    SIGNIFICANCE_ROOT,
+    SUMMARY_CSV,
+    SUMMARY_JSON,
+    atomic_write_text,
+    candidates_csv,
+    report_to_dict,
+    result_to_dict,
+    significance_th1d,
+)
+from .scan import ScanReport, ScanResult
+
+logger = logging.getLogger(__name__)
+
+
+def _temporary_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+class _PyRootWriter:
+    """One TH1D of Z per result, written with PyROOT."""
+
+    def __init__(self, root: Any, path: Path) -> None:
+        self.root = root
+        self.path = path
+        self.templates: dict[bytes, Any] = {}
+        self._open("RECREATE")
+
+    def _open(self, mode: str) -> None:
+        # The fourth argument is the compression setting: ZLIB level 1.
+        self.file = self.root.TFile(str(self.path), mode, "", 101)
+        if not self.file or self.file.IsZombie():
+            raise OSError(f"ROOT cannot open {self.path} in {mode} mode")
+        self.directories: dict[str, Any] = {"": self.file}
+
+    def _template(self, edges: np.ndarray) -> Any:
+        """Return a reusable TH1D with these edges; WriteTObject copies it out."""
+        key = edges.tobytes()
+        hist = self.templates.get(key)
+        if hist is None:
+            root = self.root
+            add_directory = root.TH1.AddDirectoryStatus()
+            root.TH1.AddDirectory(False)
+            try:
+                n_bins = edges.size - 1
+                widths = np.diff(edges)
+                if np.allclose(widths, widths[0], rtol=1e-9, atol=0.0):
+                    hist = root.TH1D("z", "", n_bins, float(edges[0]), float(edges[-1]))
+                else:
+                    hist = root.TH1D("z", "", n_bins, np.ascontiguousarray(edges))
+            finally:
+                root.TH1.AddDirectory(add_directory)
+            # An empty Sumw2 array keeps the bin errors at 0: Z has none.
+            hist.Sumw2(True)
+            hist.GetYaxis().SetTitle("Z")
+            self.templates[key] = hist
+        return hist
+
+    def write(self, result: ScanResult) -> None:
+        histogram = result.histogram
+        z = np.nan_to_num(result.prediction.z, nan=0.0, posinf=0.0, neginf=0.0)
+        centers = histogram.centers
+        name = result.name.rsplit("/", 1)[-1]
+        hist = self._template(histogram.edges)
+        hist.SetName(name)
+        hist.SetTitle(f"BumpNet local significance of {histogram.title or name}")
+        hist.GetXaxis().SetTitle(result.x_title)
+        hist.SetContent(np.concatenate(([0.0], z, [0.0])))
+        # The statistics of bumpnet_root.io.significance_th1d. Edges near the
+        # float64 maximum make the x moments inf, which ROOT accepts.
+        with np.errstate(over="ignore", invalid="ignore"):
+            stats = np.array(
+                [
+                    np.sum(z),
+                    np.sum(z * z),
+                    np.sum(z * centers),
+                    np.sum(z * centers * centers),
+                ]
+            )
+        hist.PutStats(stats)
+        hist.SetEntries(float(histogram.n_bins))
+        directory_name, _, _ = result.key.rpartition("/")
+        self._directory(directory_name).WriteTObject(hist, name)
+
+    def _directory(self, name: str) -> Any:
+        directory = self.directories.get(name)
+        if directory is None:
+            directory = self.file.mkdir(name, "", True)
+            if not directory:
+                raise OSError(f"ROOT cannot create the directory {name!r}")
+            self.directories[name] = directory
+        return directory
+
+    def close(self) -> None:
+        self.file.Close()
+
+    def snapshot(self, destination: Path) -> None:
+        """Copy the file as written so far to ``destination``, then go on writing.
+
+        Only a closed ROOT file is complete (key lists, streamer info), so the
+        file is closed, copied and opened again for update.
+        """
+        self.file.Close()
+        shutil.copyfile(self.path, destination)
+        self._open("UPDATE")
+
+
+class _UprootWriter:
+    """One TH1D of Z per result, written with uproot."""
+
+    def __init__(self, path: Path) -> None:
+        import uproot
+
+        self.path = path
+        self.file = uproot.recreate(path)
+
+    def write(self, result: ScanResult) -> None:
+        self.file[result.key] = significance_th1d(result)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def snapshot(self, destination: Path) -> None:
+        """Copy the file as written so far to ``destination``, then go on writing."""
+        import uproot
+
+        self.file.close()
+        shutil.copyfile(self.path, destination)
+        self.file = uproot.update(self.path)
+
+
+def _significance_writer(path: Path, writer: str) -> Any:
+    if writer not in ("auto", "pyroot", "uproot"):
+        raise ValueError(f"writer must be 'auto', 'pyroot' or 'uproot', got {writer!r}")
+    if writer != "uproot":
+        from ._root import import_root
+        from .errors import MissingDependencyError
+
+        try:
+            root = import_root("writing significance.root with PyROOT")
+        except MissingDependencyError:
+            if writer == "pyroot":
+                raise
+        else:
+            return _PyRootWriter(root, path)
+    return _UprootWriter(path)
+
+
+class StreamingOutputs:
+    """Write the scan outputs into ``out_dir`` while results arrive.
+
+    Call :meth:`add` for each result, then :meth:`finish` (or :meth:`abort`).
+    ``writer`` picks the library for ``significance.root``: 'auto' (PyROOT if
+    importable), 'pyroot' or 'uproot'.
+    """
+
+    def __init__(self, out_dir: str | Path, writer: str = "auto") -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.count = 0
+        self._summary_path = _temporary_path(self.out_dir / SUMMARY_JSON)
+        self._root_path = _temporary_path(self.out_dir / SIGNIFICANCE_ROOT)
+        self._summary = open(self._summary_path, "w", encoding="utf-8")
+        try:
+            self._summary.write("[")
+            self._root = _significance_writer(self._root_path, writer)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = False
+
+    def add(
+        self, result: ScanResult, extra_fields: Mapping[str, Any] | None = None
+    ) -> None:
+        """Append one result to ``summary.json`` and ``significance.root``."""
+        entry = result_to_dict(result)
+        if extra_fields:
+            entry.update(extra_fields)
+        separator = "\n" if self.count == 0 else ",\n"
+        self._summary.write(separator + json.dumps(entry, allow_nan=False))
+        self._root.write(result)
+        self.count += 1
+
+    def publish(
+        self,
+        report: ScanReport,
+        threshold: float,
+        model: dict[str, Any],
+        report_fields: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write the outputs of the results so far, each file replaced atomically.
+
+        The scan goes on writing afterwards; a checkpoint calls this so that
+        an interrupted or killed scan leaves complete outputs behind.
+        """
+        self._summary.flush()
+        summary = _temporary_path(self.out_dir / SUMMARY_JSON)
+        significance = _temporary_path(self.out_dir / SIGNIFICANCE_ROOT)
+        try:
+            shutil.copyfile(self._summary_path, summary)
+            with open(summary, "a", encoding="utf-8") as stream:
+                stream.write("\n]\n")
+            self._root.snapshot(significance)
+            os.replace(summary, self.out_dir / SUMMARY_JSON)
+            os.replace(significance, self.out_dir / SIGNIFICANCE_ROOT)
+        finally:
+            for path in (summary, significance):
+                if path.exists():
+                    path.unlink()
+        self._write_tables(report, threshold, model, report_fields)
+
+    def _write_tables(
+        self,
+        report: ScanReport,
+        threshold: float,
+        model: dict[str, Any],
+        report_fields: Mapping[str, Any] | None,
+    ) -> dict[str, Path]:
+        content = report_to_dict(report, threshold, model)
+        content.update(report_fields or {})
+        return {
+            REPORT_JSON: atomic_write_text(
+                self.out_dir / REPORT_JSON,
+                json.dumps(content, indent=2, allow_nan=False) + "\n",
+            ),
+            SUMMARY_CSV: atomic_write_text(
+                self.out_dir / SUMMARY_CSV, candidates_csv(report)
+            ),
+        }
+
+    def finish(
+        self,
+        report: ScanReport,
+        threshold: float,
+        model: dict[str, Any],
+        report_fields: Mapping[str, Any] | None = None,
+    ) -> dict[str, Path]:
+        """Write the remaining outputs and move all into place; return their paths.
+
+        ``report_fields`` are added to ``scan_report.json``. ``report`` may
+        hold :class:`bumpnet_root.parallel.ResultSummary` objects in place of
+        results, because only the candidate table needs it.
+        """
+        self._summary.write("\n]\n")
+        self._summary.close()
+        self._root.close()
+        self._closed = True
+        written = {
+            SUMMARY_JSON: self.out_dir / SUMMARY_JSON,
+            SIGNIFICANCE_ROOT: self.out_dir / SIGNIFICANCE_ROOT,
+        }
+        try:
+            os.replace(self._summary_path, written[SUMMARY_JSON])
+            os.replace(self._root_path, written[SIGNIFICANCE_ROOT])
+        finally:
+            self._remove_temporary_files()
+        written.update(self._write_tables(report, threshold, model, report_fields))
+        for path in written.values():
+            logger.debug("wrote %s", path)
+        return written
+
+    def abort(self) -> None:
+        """Close and remove the temporary files; the previous outputs stay."""
+        if not getattr(self, "_closed", False):
+            self._summary.close()
+            root = getattr(self, "_root", None)
+            if root is not None:
+                try:
+                    root.close()
+                except OSError as error:
+                    logger.warning("failed to close %s: %s", self._root_path, error)
+            self._closed = True
+        self._remove_temporary_files()
+
+    def _remove_temporary_files(self) -> None:
+        for path in (self._summary_path, self._root_path):
+            if path.exists():
+                path.unlink()
+
+
+class StreamingCheckpoint:
+    """Publishes the outputs of a streaming scan at most every ``interval`` seconds.
+
+    Pass :meth:`save_if_due` as ``on_batch_done`` to
+    :func:`bumpnet_root.parallel.scan_files_fast`. ``report_fields`` is called
+    at each save for the extra fields of ``scan_report.json``. A failed save
+    is logged and the scan goes on, because the outputs are written at its end.
+    """
+
+    def __init__(
+        self,
+        outputs: StreamingOutputs,
+        report: ScanReport,
+        threshold: float,
+        model: dict[str, Any],
+        interval: float,
+        report_fields: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.outputs = outputs
+        self.report = report
+        self.threshold = threshold
+        self.model = model
+        self.interval = interval
+        self.report_fields = report_fields
+        self.saves = 0
+        self.failures = 0
+        self._last_save = time.monotonic()
+
+    def save_if_due(self, _path: str = "") -> None:
+        """Publish the outputs if ``interval`` seconds have passed since the last."""
+        if time.monotonic() - self._last_save < self.interval:
+            return
+        self._last_save = time.monotonic()
+        from .interrupts import interrupts_deferred
+
+        fields = self.report_fields() if self.report_fields is not None else None
+        try:
+            with interrupts_deferred():
+                self.outputs.publish(self.report, self.threshold, self.model, fields)
+        except OSError as error:
+            self.failures += 1
+            if self.failures == 1:
+                logger.error(
+                    "failed to save the results so far into %s: %s; the scan goes "
+                    "on and writes them at its end",
+                    self.outputs.out_dir,
+                    error,
+                )
+            return
+        self.saves += 1
+        logger.debug(
+            "saved %d scanned histograms into %s",
+            self.outputs.count,
+            self.outputs.out_dir,
+        )

@@ -1,0 +1,239 @@
+"""Look-elsewhere correction: calibration cache, global Z and the scan's figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from histogram_files import write_spectra_file
+
+from bumpnet_root.api import BumpNet
+from bumpnet_root.lee import (
+    LeeCalibration,
+    LeeCalibrator,
+    calibration_key,
+    count_upcrossings,
+    scan_wide_p,
+    z_from_p,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TOYS = 80
+
+
+@pytest.fixture(scope="module")
+def model(model_path: Path) -> BumpNet:
+    return BumpNet.load(model_path)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lee_cache")
+
+
+@pytest.fixture(scope="module")
+def calibration(model, cache) -> LeeCalibration:
+    calibrator = LeeCalibrator(model, "model-a", TOYS, cache)
+    return calibrator.calibration(np.linspace(0.0, 600.0, 61))
+
+
+def test_cache_miss_then_hit_on_disk(model, cache, calibration):
+    edges = np.linspace(0.0, 600.0, 61)
+    first = LeeCalibrator(model, "model-a", TOYS, cache)
+    first.calibration(edges)
+    assert first.stats == {"memory": 0, "disk": 1, "computed": 0}
+    first.calibration(edges)
+    assert first.stats["memory"] == 1
+    found = LeeCalibrator(model, "model-a", TOYS, cache).calibration(edges)
+    np.testing.assert_array_equal(found.z_max, calibration.z_max)
+    np.testing.assert_array_equal(found.candidate_z, calibration.candidate_z)
+
+
+def test_equal_width_binnings_share_a_calibration():
+    key = calibration_key("model-a", np.linspace(0.0, 600.0, 61), TOYS)
+    assert calibration_key("model-a", np.linspace(50.0, 3050.0, 61), TOYS) == key
+    assert calibration_key("model-a", np.linspace(0.0, 600.0, 62), TOYS) != key
+    assert calibration_key("model-b", np.linspace(0.0, 600.0, 61), TOYS) != key
+    assert calibration_key("model-a", np.linspace(0.0, 600.0, 61), 99) != key
+    widening = np.concatenate([[0.0], np.cumsum(np.linspace(5.0, 15.0, 60))])
+    assert calibration_key("model-a", widening, TOYS) != key
+
+
+def test_damaged_cache_file_is_computed_again(model, tmp_path):
+    edges = np.linspace(0.0, 300.0, 31)
+    key = calibration_key("model-c", edges, 20)
+    (tmp_path / f"{key}.npz").write_bytes(b"not an npz file")
+    calibrator = LeeCalibrator(model, "model-c", 20, tmp_path)
+    calibrator.calibration(edges)
+    assert calibrator.stats["computed"] == 1
+    again = LeeCalibrator(model, "model-c", 20, tmp_path)
+    again.calibration(edges)
+    assert again.stats["disk"] == 1
+
+
+def test_calibration_scans_background_only_toys(calibration):
+    assert calibration.toys > 0.9 * TOYS
+    assert np.all(np.isfinite(calibration.z_max))
+    # Background only: the median Z_max of 60 bins is a few sigma at most.
+    assert 0.5 < float(np.median(calibration.z_max)) < 3.5
+    assert calibration.levels.min() < 1.0 < 4.0 < calibration.levels.max()
+
+
+@pytest.mark.parametrize("level", [0.5, 2.0, 4.0])
+def test_global_z_at_most_local_and_monotone(calibration, level):
+    local = np.linspace(0.5, 9.0, 60)
+    p = np.array([calibration.p_global(z, level) for z in local])
+    z_global = np.array([z_from_p(value) for value in p])
+    assert np.all(z_global <= local + 1e-12)
+    assert np.all(z_global >= 0.0)
+    assert np.all(np.diff(p) <= 0)
+    assert np.all(np.diff(z_global) >= -1e-12)
+    # Large excesses stay significant after the correction.
+    assert z_global[-1] > 7.0
+
+
+def test_more_trials_give_lower_global_z():
+    p_histogram = 1e-5
+    trials = [1, 10, 100, 1000, 30000]
+    z_scan = [z_from_p(scan_wide_p(p_histogram, count)) for count in trials]
+    assert np.all(np.diff(z_scan) < 0)
+    assert z_scan[0] == pytest.approx(z_from_p(p_histogram))
+    assert z_from_p(0.5) == z_from_p(0.9) == 0.0
+
+
+def test_longer_range_gives_lower_global_z(model, cache):
+    calibrator = LeeCalibrator(model, "model-a", TOYS, cache)
+    short = calibrator.calibration(np.linspace(0.0, 300.0, 31))
+    long = calibrator.calibration(np.linspace(0.0, 1200.0, 121))
+    assert np.mean(long.upcrossings) > 2 * np.mean(short.upcrossings)
+    for z in (4.0, 5.0, 6.0):
+        assert long.p_global(z, 2.0) > short.p_global(z, 2.0)
+
+
+def test_expected_candidates_fall_with_threshold(calibration):
+    counts = [calibration.expected_candidates(t, 2.0) for t in (1.0, 2.0, 3.0)]
+    assert counts[0] > counts[1] > counts[2] >= 0.0
+    with pytest.raises(ValueError, match="local maxima above"):
+        calibration.expected_candidates(-1.0, 2.0)
+
+
+def test_count_upcrossings():
+    assert count_upcrossings(np.array([0.0, 2.0, 0.5, 1.5, 1.5, 0.0])) == 2
+    assert count_upcrossings(np.array([3.0, 0.0])) == 1
+    assert count_upcrossings(np.array([])) == 0
+
+
+def _run_cli(*args: str | Path, cache: Path) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, BUMPNET_CACHE_DIR=str(cache))
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")])
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "bumpnet_root", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+        check=False,
+    )
+
+
+@pytest.mark.root
+def test_cli_reports_global_z_and_false_candidates(model_path, tmp_path):
+    spectra = tmp_path / "spectra.root"
+    write_spectra_file(spectra, 60, seed=5)
+    out = tmp_path / "out"
+    cache = tmp_path / "cache"
+    completed = _run_cli(
+        "scan",
+        spectra,
+        "--model",
+        model_path,
+        "--out",
+        out,
+        "--plots",
+        "0",
+        "--lee-toys",
+        "40",
+        cache=cache,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Z_global" in completed.stdout
+    assert "false candidates with Z > 3 expected" in completed.stdout
+    report = json.loads((out / "scan_report.json").read_text())
+    lee = report["look_elsewhere"]
+    assert lee["enabled"]
+    assert lee["trials"] == report["scanned"] == 60
+    assert lee["toys_per_binning"] == 40
+    assert lee["expected_false_candidates"] > 0
+    assert lee["calibrations"]["computed"] >= 1
+    summary = json.loads((out / "summary.json").read_text())
+    candidates = [c for entry in summary for c in entry["candidates"]]
+    assert candidates
+    assert all(c["z_global"] <= c["z"] for c in candidates)
+    top = lee["top_candidates"][0]
+    assert top["z_global_scan"] <= top["z_global"] <= top["z"]
+    assert len(list(cache.glob("*.npz"))) == 3
+
+
+def test_no_lee_option_turns_correction_off():
+    from bumpnet_root._scan_cli import fast_scan_options
+    from bumpnet_root.cli import build_parser
+
+    parser = build_parser()
+    default = fast_scan_options(parser.parse_args(["scan", "a.root"]))
+    assert default["lee_toys"] == 1000
+    off = fast_scan_options(parser.parse_args(["scan", "a.root", "--no-lee"]))
+    assert off["lee_toys"] == 0
+    toys = parser.parse_args(["scan", "a.root", "--lee-toys", "40", "--jobs", "3"])
+    assert fast_scan_options(toys)["lee_toys"] == 40
+    assert fast_scan_options(toys)["jobs"] == 3
+
+
+@pytest.mark.root
+def test_scan_without_lee_has_no_global_z(model_path, tmp_path):
+    from bumpnet_root.parallel import scan_files_fast
+
+    spectra = tmp_path / "spectra.root"
+    write_spectra_file(spectra, 30, seed=6)
+    scan = scan_files_fast([spectra], model_path, lee_toys=0)
+    assert scan.expected_false_candidates is None
+    candidates = [c for r in scan.report.results for c in r.candidates]
+    assert candidates
+    assert all(c.z_global is None for c in candidates)
+
+
+def test_prepare_skips_binning_locked_elsewhere(model, tmp_path):
+    import fcntl
+    import threading
+
+    locked_edges = np.linspace(0.0, 300.0, 31)
+    free_edges = np.linspace(0.0, 400.0, 41)
+    locked_key = calibration_key("model-d", locked_edges, 20)
+    free_key = calibration_key("model-d", free_edges, 20)
+    calibrator = LeeCalibrator(model, "model-d", 20, tmp_path)
+    with open(tmp_path / f"{locked_key}.lock", "a+b") as lock:
+        # Another process computing the first binning holds this lock.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        worker = threading.Thread(
+            target=calibrator.prepare, args=([locked_edges, free_edges],)
+        )
+        worker.start()
+        deadline = time.monotonic() + 60.0
+        while not (tmp_path / f"{free_key}.npz").is_file():
+            assert time.monotonic() < deadline, "the free binning was not computed"
+            time.sleep(0.05)
+        # The worker computed the free binning and now waits for the lock.
+        assert worker.is_alive()
+        assert not (tmp_path / f"{locked_key}.npz").exists()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    worker.join(timeout=60)
+    assert not worker.is_alive()
+    assert (tmp_path / f"{locked_key}.npz").is_file()
+    assert calibrator.stats["computed"] == 2

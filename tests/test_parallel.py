@@ -1,0 +1,143 @@
+"""Scans on worker processes and on a Dask cluster equal the serial scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from histogram_files import write_spectra_file
+
+from bumpnet_root.parallel import scan_files_fast
+from bumpnet_root.scan import ScanResult
+
+pytestmark = pytest.mark.root
+
+CHUNK = 40
+LEE_TOYS = 30
+
+
+@pytest.fixture(scope="module")
+def input_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    directory = tmp_path_factory.mktemp("parallel")
+    first = directory / "first.root"
+    second = directory / "second.root"
+    write_spectra_file(first, 150, seed=1, per_directory=60)
+    write_spectra_file(second, 60, seed=2)
+    damaged = directory / "damaged.root"
+    damaged.write_bytes(b"root" + bytes(200))
+    missing = directory / "missing.root"
+    return [str(first), str(missing), str(damaged), str(second)]
+
+
+@pytest.fixture(scope="module")
+def lee_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lee_cache")
+
+
+def _scan(files, model_path, lee_cache, **options):
+    return scan_files_fast(
+        files,
+        model_path,
+        chunk_size=CHUNK,
+        lee_toys=LEE_TOYS,
+        lee_cache_dir=lee_cache,
+        **options,
+    )
+
+
+@pytest.fixture(scope="module")
+def serial(input_files, model_path, lee_cache):
+    return _scan(input_files, model_path, lee_cache, jobs=1)
+
+
+def _assert_same_scan(got, expected) -> None:
+    assert got.report.files == expected.report.files
+    assert got.report.skipped == expected.report.skipped
+    assert got.report.failed == expected.report.failed
+    assert len(got.report.results) == len(expected.report.results)
+    for mine, theirs in zip(got.report.results, expected.report.results):
+        assert isinstance(mine, ScanResult)
+        assert mine.key == theirs.key
+        assert (mine.file, mine.name) == (theirs.file, theirs.name)
+        np.testing.assert_array_equal(mine.prediction.z, theirs.prediction.z)
+        np.testing.assert_array_equal(
+            mine.prediction.background, theirs.prediction.background
+        )
+        assert mine.candidates == theirs.candidates
+    assert got.trials == expected.trials
+    assert got.expected_false_candidates == expected.expected_false_candidates
+
+
+def test_serial_scan_reads_every_object(serial, input_files):
+    report = serial.report
+    assert report.files == input_files
+    assert serial.trials == 210
+    assert len(report.results) == 210
+    skipped = {(Path(s.file).name, s.name) for s in report.skipped}
+    for file_name in ("first.root", "second.root"):
+        assert (file_name, "other/map") in skipped
+        assert (file_name, "other/profile") in skipped
+        assert (file_name, "other/labels") in skipped
+    failed_files = [Path(f.file).name for f in report.failed]
+    assert failed_files == ["missing.root", "damaged.root"]
+    assert report.complete
+
+
+def test_results_in_name_order_per_file(serial):
+    names = [r.name for r in serial.report.results if r.file.endswith("first.root")]
+    assert names == sorted(names)
+
+
+def test_lee_adds_global_z_to_every_candidate(serial):
+    candidates = [c for r in serial.report.results for c in r.candidates]
+    assert candidates
+    for candidate in candidates:
+        assert candidate.z_global is not None
+        assert candidate.z_global <= candidate.z
+    assert serial.expected_false_candidates > 0
+
+
+def test_processes_equal_serial(serial, input_files, model_path, lee_cache):
+    finished = []
+    parallel = _scan(
+        input_files, model_path, lee_cache, jobs=2, on_file_done=finished.append
+    )
+    _assert_same_scan(parallel, serial)
+    assert finished == input_files
+
+
+def test_dask_cluster_equals_serial(serial, input_files, model_path, lee_cache):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        on_dask = _scan(
+            input_files, model_path, lee_cache, scheduler=cluster.scheduler_address
+        )
+    _assert_same_scan(on_dask, serial)
+
+
+def test_keep_results_bounds_arrays(serial, input_files, model_path, lee_cache):
+    seen: list[ScanResult] = []
+    bounded = _scan(
+        input_files, model_path, lee_cache, keep_results=5, on_result=seen.append
+    )
+    full = [r for r in bounded.report.results if isinstance(r, ScanResult)]
+    assert len(full) == 5
+    assert len(bounded.report.results) == len(serial.report.results)
+    assert len(seen) == len(serial.report.results)
+    top = sorted(serial.report.results, key=lambda r: r.z_max, reverse=True)[:5]
+    assert {r.key for r in full} == {r.key for r in top}
+    # The candidate table works on the kept summaries as on full results.
+    ranked = [(r.key, c) for r, c in bounded.report.ranked_candidates()]
+    assert ranked == [(r.key, c) for r, c in serial.report.ranked_candidates()]
+
+
+def test_invalid_jobs_rejected(input_files, model_path):
+    with pytest.raises(ValueError, match="jobs must be at least 1"):
+        scan_files_fast(input_files, model_path, jobs=0)

@@ -1,0 +1,229 @@
+"""The fast scan path: likelihood ratio, network calls, readers, streamed outputs."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import uproot
+from histogram_files import write_spectra_file
+
+from bumpnet_root.api import BumpNet
+from bumpnet_root.inference import evaluate_arrays
+from bumpnet_root.io import (
+    REPORT_JSON,
+    SIGNIFICANCE_ROOT,
+    SUMMARY_CSV,
+    SUMMARY_JSON,
+    write_outputs,
+)
+from bumpnet_root.model import likelihood_ratio_z
+from bumpnet_root.parallel import ResultSummary, scan_files_fast
+from bumpnet_root.scan import ScanResult, scan_files
+from bumpnet_root.significance import local_significance
+from bumpnet_root.stream import StreamingOutputs
+
+MODEL_INFO = {"path": "model.pt", "sha256": "0" * 64, "version": "test"}
+
+
+@pytest.fixture(scope="module")
+def model(model_path: Path) -> BumpNet:
+    return BumpNet.load(model_path)
+
+
+@pytest.fixture(scope="module")
+def spectra_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("throughput") / "spectra.root"
+    write_spectra_file(path, 120, seed=4, per_directory=50)
+    return path
+
+
+def _hard_cases(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Counts and backgrounds with excesses, deficits, empty bins and 1e6 counts."""
+    rows = []
+    backgrounds = []
+    for scale in (0.05, 3.0, 200.0, 1e6):
+        background = scale * np.exp(-np.linspace(0.0, 4.0, 50)) + 0.01
+        counts = rng.poisson(background).astype(float)
+        counts[20] += 6.0 * np.sqrt(background[20]) + 3.0
+        counts[35:42] = 0.0
+        rows.append(counts)
+        backgrounds.append(background)
+    return np.array(rows), np.array(backgrounds)
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_fast_likelihood_ratio_matches_numpy(uniform):
+    rng = np.random.default_rng(7)
+    counts, background = _hard_cases(rng)
+    if uniform:
+        edges = np.linspace(100.0, 600.0, 51)
+    else:
+        # Slowly widening bins, as a mass resolution that grows with mass.
+        edges = 100.0 + np.cumsum(np.concatenate([[0.0], np.linspace(5, 15, 50)]))
+    expected = local_significance(counts, background, edges)
+    got = likelihood_ratio_z(
+        torch.from_numpy(counts),
+        torch.from_numpy(background),
+        torch.from_numpy(np.tile(edges, (counts.shape[0], 1))),
+    ).numpy()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+
+
+def test_evaluate_arrays_matches_module_forward(model):
+    rng = np.random.default_rng(3)
+    # 32 rows: two full network batches of 16, so the background is bit for bit
+    # that of one call on all rows (see bumpnet_root.inference).
+    counts = rng.poisson(
+        np.geomspace(3e4, 3.0, 70)[None, :] * rng.uniform(0.01, 3.0, (32, 1))
+    ).astype(float)
+    edges = np.tile(np.linspace(0.0, 700.0, 71), (32, 1))
+    with torch.inference_mode():
+        z_module, background_module = model.module(
+            torch.from_numpy(counts), torch.from_numpy(edges)
+        )
+    z, background = evaluate_arrays(model.module, counts, edges)
+    np.testing.assert_array_equal(background, background_module.numpy())
+    # Where the maximum lies on the lower bound of mu, the model file's fit
+    # bisects 30 times and stops about 1e-9 short of it. The fast path takes
+    # the bound itself.
+    np.testing.assert_allclose(z, z_module.numpy(), rtol=0, atol=1e-8)
+
+
+def test_rows_independent_of_batch_of_16_or_more(model):
+    rng = np.random.default_rng(5)
+    counts = rng.poisson(np.geomspace(1e3, 1.0, 64)[None, :], (40, 64)).astype(float)
+    edges = np.tile(np.arange(65.0), (40, 1))
+    z_all, background_all = evaluate_arrays(model.module, counts, edges)
+    z_part, background_part = evaluate_arrays(model.module, counts[7:23], edges[7:23])
+    np.testing.assert_array_equal(background_part, background_all[7:23])
+    np.testing.assert_allclose(z_part, z_all[7:23], rtol=0, atol=1e-10)
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("reader", ["pyroot", "uproot"])
+def test_fast_scan_matches_scan_files(spectra_file, model, reader):
+    reference = scan_files([spectra_file], model)
+    fast = scan_files_fast([spectra_file], model.path, reader=reader, chunk_size=45)
+    by_name = {r.name: r for r in reference.results}
+    assert sorted(by_name) == [r.name for r in fast.report.results]
+    for result in fast.report.results:
+        expected = by_name[result.name]
+        assert result.prediction.domain == expected.prediction.domain
+        np.testing.assert_array_equal(
+            result.histogram.counts, expected.histogram.counts
+        )
+        np.testing.assert_array_equal(result.histogram.edges, expected.histogram.edges)
+        assert result.x_title == expected.x_title == "m [GeV]"
+        # scan_files batches the whole file and the fast path chunks of 45.
+        # The network's float32 background may differ by about 1e-7 relative
+        # between batches of fewer than 16 rows and larger ones.
+        np.testing.assert_allclose(
+            result.prediction.z, expected.prediction.z, rtol=0, atol=1e-5
+        )
+        assert [c.bin for c in result.candidates] == [
+            c.bin for c in expected.candidates
+        ]
+    skipped = sorted((s.name, s.reason) for s in fast.report.skipped)
+    assert skipped == sorted((s.name, s.reason) for s in reference.skipped)
+    assert fast.report.failed == reference.failed == []
+
+
+def _read_z(path: Path) -> dict[str, np.ndarray]:
+    with uproot.open(path) as root_file:
+        return {
+            key.rsplit(";", 1)[0]: root_file[key].values()
+            for key, class_name in root_file.classnames(recursive=True).items()
+            if class_name == "TH1D"
+        }
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("writer", ["pyroot", "uproot"])
+def test_streamed_outputs_equal_write_outputs(spectra_file, model, tmp_path, writer):
+    scan = scan_files_fast([spectra_file], model.path, chunk_size=45)
+    reference_dir = tmp_path / "reference"
+    write_outputs(scan.report, reference_dir, 3.0, MODEL_INFO)
+    streamed_dir = tmp_path / "streamed"
+    outputs = StreamingOutputs(streamed_dir, writer=writer)
+    for result in scan.report.results:
+        outputs.add(result)
+    outputs.finish(scan.report, 3.0, MODEL_INFO)
+
+    for name in (SUMMARY_JSON, REPORT_JSON):
+        streamed = json.loads((streamed_dir / name).read_text())
+        reference = json.loads((reference_dir / name).read_text())
+        assert streamed == reference
+    streamed_csv = (streamed_dir / SUMMARY_CSV).read_text()
+    assert streamed_csv == (reference_dir / SUMMARY_CSV).read_text()
+    streamed_z = _read_z(streamed_dir / SIGNIFICANCE_ROOT)
+    reference_z = _read_z(reference_dir / SIGNIFICANCE_ROOT)
+    assert sorted(streamed_z) == sorted(reference_z)
+    for key, values in reference_z.items():
+        np.testing.assert_array_equal(streamed_z[key], values)
+    assert not list(streamed_dir.glob(".*.tmp"))
+
+
+@pytest.mark.root
+def test_published_outputs_hold_results_so_far(spectra_file, model, tmp_path):
+    scan = scan_files_fast([spectra_file], model.path)
+    results = scan.report.results
+    outputs = StreamingOutputs(tmp_path)
+    for result in results[:30]:
+        outputs.add(result)
+    outputs.publish(scan.report, 3.0, MODEL_INFO)
+    assert len(json.loads((tmp_path / SUMMARY_JSON).read_text())) == 30
+    assert len(_read_z(tmp_path / SIGNIFICANCE_ROOT)) == 30
+    for result in results[30:]:
+        outputs.add(result)
+    outputs.finish(scan.report, 3.0, MODEL_INFO)
+    assert len(json.loads((tmp_path / SUMMARY_JSON).read_text())) == len(results)
+    assert len(_read_z(tmp_path / SIGNIFICANCE_ROOT)) == len(results)
+
+
+@pytest.mark.root
+def test_abort_keeps_previous_outputs(spectra_file, model, tmp_path):
+    scan = scan_files_fast([spectra_file], model.path)
+    (tmp_path / SUMMARY_JSON).write_text("[]\n")
+    outputs = StreamingOutputs(tmp_path)
+    outputs.add(scan.report.results[0])
+    outputs.abort()
+    assert (tmp_path / SUMMARY_JSON).read_text() == "[]\n"
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _traced_peak(path: Path, model: BumpNet, out_dir: Path) -> tuple[int, int]:
+    """Scan while streaming; return (traced peak bytes, results with arrays)."""
+    outputs = StreamingOutputs(out_dir)
+    tracemalloc.start()
+    try:
+        scan = scan_files_fast(
+            [path], model.path, chunk_size=100, on_result=outputs.add, keep_results=3
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    outputs.finish(scan.report, 3.0, MODEL_INFO)
+    with_arrays = sum(isinstance(r, ScanResult) for r in scan.report.results)
+    summaries = sum(isinstance(r, ResultSummary) for r in scan.report.results)
+    assert with_arrays + summaries == len(scan.report.results)
+    return peak, with_arrays
+
+
+@pytest.mark.root
+def test_streaming_memory_does_not_grow_with_histograms(model, tmp_path):
+    small = tmp_path / "small.root"
+    large = tmp_path / "large.root"
+    write_spectra_file(small, 200, seed=8)
+    write_spectra_file(large, 1000, seed=9)
+    small_peak, small_kept = _traced_peak(small, model, tmp_path / "small")
+    large_peak, large_kept = _traced_peak(large, model, tmp_path / "large")
+    assert small_kept == large_kept == 3
+    # Holding every result would add about 3 kB per histogram; the peak is set
+    # by one chunk of 100 histograms instead, so 5 times the histograms stay
+    # well below 5 times the peak.
+    assert large_peak < 2 * small_peak
