@@ -926,13 +926,13 @@ def test_full_output_dir_keeps_old_outputs(
 # The command line saves its outputs after a batch of histograms at the
 # earliest, and one batch can contain thousands of histograms of one file. So
 # that a scan of a few seconds can be stopped in the middle, the histograms are
-# spread over several files of one batch each. On an idle machine one file
-# takes a few milliseconds, so there are enough files that the signal, sent
-# after the first new save, always arrives before the last file.
+# spread over several files of one batch each. With 20-bin spectra an idle
+# machine scanned all files before the signal arrived, so the spectra have 400
+# bins, which makes each file take long enough.
 INTERRUPT_FILES = 60
 HISTOGRAMS_PER_FILE = 30
 INTERRUPT_HISTOGRAMS = INTERRUPT_FILES * HISTOGRAMS_PER_FILE
-INTERRUPT_EDGES = np.linspace(0.0, 100.0, 21)
+INTERRUPT_EDGES = np.linspace(0.0, 100.0, 401)
 
 
 @pytest.fixture(scope="module")
@@ -942,7 +942,7 @@ def interrupt_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def interrupt_files(interrupt_dir: Path) -> list[Path]:
-    """Write INTERRUPT_FILES files of 30 falling spectra of 20 bins each."""
+    """Write INTERRUPT_FILES files of 30 falling spectra of 400 bins each."""
     rng = np.random.default_rng(100)
     expected = 2e3 * np.exp(-INTERRUPT_EDGES[:-1] / 20.0)
     paths = []
