@@ -51,7 +51,7 @@ class BumpNetModule(nn.Module):
 
     def __init__(
         self,
-        channels: int = 48,
+        channels: int = 32,
         kernel_size: int = 5,
         dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4, 8, 16),
         template_reach: int = DEFAULT_TEMPLATE_REACH,
