@@ -29,6 +29,8 @@ from .inference import evaluate_arrays
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "default.pt"
+# Template widths (sigma in bins) that Prediction.best_width_z compares.
+DEFAULT_WIDTHS = (1.0, 2.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,44 @@ class Prediction:
     @property
     def mass_at_z_max(self) -> float:
         return float(self.histogram.centers[self.argmax])
+
+    def z_for_width(self, width: float) -> np.ndarray:
+        """Return Z per bin for a Gaussian template of sigma = ``width`` bins.
+
+        The same likelihood ratio as ``z`` (which is width 1), with the
+        network's background estimate, for signals wider than one bin. Bins
+        outside the scanned range get 0.
+        """
+        from .significance import local_significance
+
+        if width == 1.0:
+            return self.z.copy()
+        start, stop = self.domain.start, self.domain.stop
+        z = np.zeros(self.histogram.n_bins)
+        z[start:stop] = local_significance(
+            self.histogram.counts[start:stop],
+            self.background[start:stop],
+            self.histogram.edges[start : stop + 1],
+            width=width,
+        )
+        return z
+
+    def best_width_z(
+        self, widths: Sequence[float] = DEFAULT_WIDTHS
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (Z, width) per bin: the largest Z over the template ``widths``.
+
+        Z at a bin is the largest of :meth:`z_for_width` over ``widths``, and
+        width is the template width (in bins) that gave it. Taking the best of
+        several widths raises Z on background-only histograms too (more
+        trials); the look-elsewhere correction of a scan uses width 1 only.
+        """
+        if not widths:
+            raise ValueError("best_width_z needs at least one template width")
+        stacked = np.stack([self.z_for_width(float(w)) for w in widths])
+        best = np.argmax(stacked, axis=0)
+        chosen = np.asarray(widths, dtype=np.float64)[best]
+        return np.take_along_axis(stacked, best[None, :], axis=0)[0], chosen
 
 
 def _warn_out_of_domain(prediction: Prediction) -> None:
@@ -159,9 +199,12 @@ class BumpNet:
     ) -> list[Prediction | Exception]:
         """Evaluate many histograms; return a Prediction or the error for each.
 
-        With ``strict`` the first error is raised instead. Histograms are
-        grouped by the number of scanned bins so that each group runs as one
-        batch through the network. ``domains``, one per histogram, replaces
+        With ``strict`` the first error is raised instead. The network reads
+        each histogram from the start of its scanned range to its last bin
+        (trailing empty bins included, which tell it that the background is
+        low there), and Z is kept inside the scanned range. Histograms are
+        grouped by the number of bins read, so those with one binning run as
+        one batch through the network. ``domains``, one per histogram, replaces
         the ranges that ``domain`` would compute (a caller that has already
         called scan_domain passes its results).
         """
@@ -192,7 +235,7 @@ class BumpNet:
                     raise
                 results[position] = error
                 continue
-            groups[checked.stop - checked.start].append((position, h, checked))
+            groups[h.n_bins - checked.start].append((position, h, checked))
         for size, members in groups.items():
             for first in range(0, len(members), batch_size):
                 chunk = members[first : first + batch_size]
@@ -208,16 +251,17 @@ class BumpNet:
         counts = np.empty((len(chunk), size))
         edges = np.empty((len(chunk), size + 1))
         for row, (_, h, checked) in enumerate(chunk):
-            counts[row] = h.counts[checked.start : checked.stop]
-            edges[row] = h.edges[checked.start : checked.stop + 1]
+            counts[row] = h.counts[checked.start :]
+            edges[row] = h.edges[checked.start :]
         # Same Z and background as self.module(counts, edges), several times
         # faster; see bumpnet_root.inference.
         z_array, background_array = evaluate_arrays(self.module, counts, edges)
         for row, (position, h, checked) in enumerate(chunk):
             full_z = np.zeros(h.n_bins)
             full_b = np.full(h.n_bins, np.nan)
-            full_z[checked.start : checked.stop] = z_array[row]
-            full_b[checked.start : checked.stop] = background_array[row]
+            kept = slice(0, checked.stop - checked.start)
+            full_z[checked.start : checked.stop] = z_array[row, kept]
+            full_b[checked.start : checked.stop] = background_array[row, kept]
             results[position] = Prediction(
                 histogram=h,
                 z=full_z,

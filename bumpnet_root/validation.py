@@ -8,6 +8,7 @@ from training), as stored in each model card.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from .export import load_torchscript
-from .model import likelihood_ratio_z
+from .model import DEFAULT_TEMPLATE_REACH, likelihood_ratio_z
 from .synthetic import SyntheticConfig, generate_batch
 
 logger = logging.getLogger(__name__)
@@ -24,13 +25,29 @@ VALIDATION_SEED = 777_000
 _BATCH = 250
 
 
-def _evaluate(module, batch) -> tuple[np.ndarray, np.ndarray]:
+def _evaluate(
+    module, batch, widths: tuple[float, ...] = ()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return Z of the network and of the LR, and their maxima over ``widths``.
+
+    The last two are the per-histogram largest Z over template widths 1 and
+    ``widths`` (sigma in bins), with the network's and with the true
+    background; without ``widths`` they are the maxima of the first two.
+    """
     counts = torch.from_numpy(batch.counts)
     edges = torch.from_numpy(batch.edges)
+    true_background = torch.from_numpy(batch.background)
     with torch.inference_mode():
-        z_net, _ = module(counts, edges)
-        z_lr = likelihood_ratio_z(counts, torch.from_numpy(batch.background), edges)
-    return z_net.numpy(), z_lr.numpy()
+        z_net, background = module(counts, edges)
+        z_lr = likelihood_ratio_z(counts, true_background, edges)
+        best_net = z_net.max(dim=1).values
+        best_lr = z_lr.max(dim=1).values
+        for width in widths:
+            reach = max(DEFAULT_TEMPLATE_REACH, math.ceil(6 * width))
+            for z_max, b in ((best_net, background), (best_lr, true_background)):
+                z = likelihood_ratio_z(counts, b, edges, reach, width)
+                torch.maximum(z_max, z.max(dim=1).values, out=z_max)
+    return z_net.numpy(), z_lr.numpy(), best_net.numpy(), best_lr.numpy()
 
 
 def collect(
@@ -40,6 +57,7 @@ def collect(
     seed: int,
     bins: tuple[int, int] = (30, 150),
     generator=generate_batch,
+    widths: tuple[float, ...] = (),
 ) -> dict[str, np.ndarray]:
     """Generate histograms and return per-histogram Z_max, positions and context.
 
@@ -47,12 +65,15 @@ def collect(
     default draws from the training families. ``center`` is the bin that
     contains the injected signal (NaN without signal), ``position`` its
     relative place in the histogram and ``b_center`` the expected background
-    in that bin.
+    in that bin. ``z_net_best`` and ``z_lr_best`` are the largest Z over
+    template widths 1 and ``widths`` (sigma in bins).
     """
     rng = np.random.default_rng(seed)
     keys = (
         "z_net",
         "z_lr",
+        "z_net_best",
+        "z_lr_best",
         "arg_net",
         "arg_lr",
         "center",
@@ -66,7 +87,7 @@ def collect(
         size = min(_BATCH, n_histograms - first)
         n_bins = int(rng.integers(bins[0], bins[1] + 1))
         batch = generator(rng, size, n_bins, config)
-        z_net, z_lr = _evaluate(module, batch)
+        z_net, z_lr, best_net, best_lr = _evaluate(module, batch, widths)
         center = np.full(size, np.nan)
         b_center = np.full(size, np.nan)
         for row in range(size):
@@ -77,6 +98,8 @@ def collect(
                 b_center[row] = batch.background[row, index]
         out["z_net"].append(z_net.max(axis=1))
         out["z_lr"].append(z_lr.max(axis=1))
+        out["z_net_best"].append(best_net)
+        out["z_lr_best"].append(best_lr)
         out["arg_net"].append(z_net.argmax(axis=1))
         out["arg_lr"].append(z_lr.argmax(axis=1))
         out["center"].append(center)

@@ -108,3 +108,37 @@ def test_model_card_json_is_serialisable(tmp_path):
     save_torchscript(module, path, {"validation": {"x": 1.5}})
     _, metadata = load_torchscript(path)
     assert json.loads(json.dumps(metadata)) == metadata
+
+
+def _wide_bump_prediction():
+    from bumpnet_root.api import BumpNet
+
+    rng = np.random.default_rng(5)
+    index = np.arange(80)
+    background = 3000 * np.exp(-index / 20)
+    signal = 350 * np.exp(-0.5 * ((index - 40) / 2.5) ** 2)
+    counts = rng.poisson(background + signal).astype(float)
+    edges = np.linspace(200.0, 600.0, 81)
+    return BumpNet.load().evaluate([(counts, edges)], domain="full")[0]
+
+
+def test_template_width_one_is_the_prediction_and_others_follow_the_label():
+    from bumpnet_root.significance import local_significance
+
+    prediction = _wide_bump_prediction()
+    np.testing.assert_array_equal(prediction.z_for_width(1.0), prediction.z)
+    h = prediction.histogram
+    expected = local_significance(h.counts, prediction.background, h.edges, width=2.5)
+    np.testing.assert_allclose(prediction.z_for_width(2.5), expected, atol=1e-9)
+
+
+def test_best_width_finds_a_wide_signal():
+    prediction = _wide_bump_prediction()
+    z_best, width = prediction.best_width_z((1.0, 2.0, 3.0))
+    assert np.all(z_best >= prediction.z - 1e-12)
+    peak = int(np.argmax(z_best))
+    assert abs(peak - 40) <= 2
+    assert width[peak] > 1.0
+    assert z_best[peak] > prediction.z_max + 0.5
+    with pytest.raises(ValueError, match="at least one template width"):
+        prediction.best_width_z(())
