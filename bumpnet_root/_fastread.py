@@ -23,7 +23,6 @@ from typing import Any
 
 from .errors import BumpNetError, MissingDependencyError
 from .scan import (
-    _DAMAGED_OBJECT_ADVICE,
     BIN_LABELS_REASON,
     ScanReport,
     _convert,
@@ -233,27 +232,14 @@ def _read_uproot(
 ) -> list[_LoadedHistogram]:
     import uproot
 
-    from .scan import _axis_title, _has_bin_labels
+    from .scan import load_uproot_object
 
     loaded: list[_LoadedHistogram] = []
     with uproot.open(path) as root_file:
         for entry in entries:
-            name, class_name = entry.name, entry.class_name
-            try:
-                obj = root_file[f"{name};{entry.cycle}"]
-                if _has_bin_labels(obj):
-                    _record_skip(report, path, name, class_name, BIN_LABELS_REASON)
-                    continue
-                histogram, conversion_warnings = _convert(obj, name)
-            except BumpNetError as error:
-                _record_failure(report, path, name, error)
-                continue
-            except Exception as error:
-                _record_failure(report, path, name, error, _DAMAGED_OBJECT_ADVICE)
-                continue
-            loaded.append(
-                _LoadedHistogram(
-                    name, class_name, histogram, _axis_title(obj), conversion_warnings
-                )
+            item = load_uproot_object(
+                root_file, path, entry.name, entry.cycle, entry.class_name, report
             )
+            if item is not None:
+                loaded.append(item)
     return loaded

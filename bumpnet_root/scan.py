@@ -332,24 +332,39 @@ def _read_file(
             if reason is not None:
                 _record_skip(report, path, name, class_name, reason)
                 continue
-            try:
-                obj = root_file[f"{name};{cycle}"]
-                if _has_bin_labels(obj):
-                    _record_skip(report, path, name, class_name, BIN_LABELS_REASON)
-                    continue
-                histogram, conversion_warnings = _convert(obj, name)
-            except BumpNetError as error:
-                _record_failure(report, path, name, error)
-                continue
-            except Exception as error:
-                _record_failure(report, path, name, error, _DAMAGED_OBJECT_ADVICE)
-                continue
-            loaded.append(
-                _LoadedHistogram(
-                    name, class_name, histogram, _axis_title(obj), conversion_warnings
-                )
-            )
+            item = load_uproot_object(root_file, path, name, cycle, class_name, report)
+            if item is not None:
+                loaded.append(item)
     return loaded
+
+
+def load_uproot_object(
+    root_file: Any,
+    path: str,
+    name: str,
+    cycle: int,
+    class_name: str,
+    report: ScanReport,
+) -> _LoadedHistogram | None:
+    """Read and convert one object of an open uproot file.
+
+    Returns None after recording a skip (bin labels) or a failure in ``report``.
+    """
+    try:
+        obj = root_file[f"{name};{cycle}"]
+        if _has_bin_labels(obj):
+            _record_skip(report, path, name, class_name, BIN_LABELS_REASON)
+            return None
+        histogram, conversion_warnings = _convert(obj, name)
+    except BumpNetError as error:
+        _record_failure(report, path, name, error)
+        return None
+    except Exception as error:
+        _record_failure(report, path, name, error, _DAMAGED_OBJECT_ADVICE)
+        return None
+    return _LoadedHistogram(
+        name, class_name, histogram, _axis_title(obj), conversion_warnings
+    )
 
 
 def _record_skip(

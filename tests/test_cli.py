@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 
 from bumpnet_root import __version__
 from bumpnet_root.api import DEFAULT_MODEL_PATH
@@ -16,21 +14,6 @@ from bumpnet_root.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOUBLE_MU = REPO_ROOT / "bumpnet_root" / "data" / "DoubleMu12.root"
-
-
-def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    environment = dict(os.environ)
-    environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")])
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "bumpnet_root", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=environment,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

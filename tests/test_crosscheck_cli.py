@@ -10,9 +10,7 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,8 @@ import pytest
 import uproot
 
 pytest.importorskip("ROOT")
+
+from cli_helpers import run_cli
 
 from bumpnet_root._root import import_root
 from bumpnet_root.adapters import read_csv_histogram, to_th1d
@@ -57,21 +57,6 @@ CROSSCHECK_KEYS = (
     "background_fit",
     "crosscheck",
 )
-
-
-def run_cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    environment = dict(os.environ)
-    environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")])
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "bumpnet_root", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=environment,
-        check=False,
-    )
 
 
 def root_output_lines(completed: subprocess.CompletedProcess) -> list[str]:

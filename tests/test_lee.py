@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 from histogram_files import write_spectra_file
 
 from bumpnet_root.api import BumpNet
@@ -130,18 +129,7 @@ def test_count_upcrossings():
 
 
 def _run_cli(*args: str | Path, cache: Path) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, BUMPNET_CACHE_DIR=str(cache))
-    environment["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")])
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "bumpnet_root", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-        check=False,
-    )
+    return run_cli(*args, extra_environment={"BUMPNET_CACHE_DIR": str(cache)})
 
 
 @pytest.mark.root

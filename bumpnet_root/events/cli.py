@@ -11,6 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
+from ..cli import _positive_int
+
 logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
@@ -19,16 +21,6 @@ EXIT_NOTHING_DONE = 1
 FAMILY_NAMES = ("e", "m", "g", "b", "j")
 # Fixed mass (GeV) of a --collection without a mass branch, per family.
 DEFAULT_MASS = {"e": 0.000511, "m": 0.105658, "g": 0.0, "b": 0.0, "j": 0.0}
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def _family_value(text: str) -> tuple[str, float]:
