@@ -24,7 +24,7 @@ import numpy as np
 import uproot
 from scipy.signal import find_peaks
 
-from .domain import ScanDomain, scan_domain
+from .domain import ScanDomain, scan_domain, scan_domains
 from .errors import BumpNetError
 from .histogram import Hist1D
 
@@ -458,6 +458,13 @@ def _check_finite(prediction: Prediction) -> None:
         )
 
 
+def _domain_or_error(histogram: Hist1D) -> ScanDomain | Exception:
+    try:
+        return scan_domain(histogram)
+    except Exception as error:
+        return error
+
+
 def _scan_loaded(
     path: str,
     prefix: str,
@@ -470,11 +477,16 @@ def _scan_loaded(
 ) -> None:
     scannable: list[_LoadedHistogram] = []
     domains: list[ScanDomain] = []
-    for item in loaded:
-        try:
-            domain = scan_domain(item.histogram)
-        except Exception as error:
-            _record_failure(report, path, item.name, error)
+    try:
+        decided: list[ScanDomain | Exception] = list(
+            scan_domains([item.histogram for item in loaded])
+        )
+    except Exception:
+        # One histogram broke the batch; find it one histogram at a time.
+        decided = [_domain_or_error(item.histogram) for item in loaded]
+    for item, domain in zip(loaded, decided):
+        if isinstance(domain, Exception):
+            _record_failure(report, path, item.name, domain)
             continue
         if domain.skip_reason is not None:
             _record_skip(report, path, item.name, item.class_name, domain.skip_reason)

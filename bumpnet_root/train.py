@@ -57,7 +57,8 @@ class TrainingConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     pull_weight: float = 0.3
-    peak_weight: float = 1.0
+    max_weight: float = 1.0
+    peak_weight: float = 0.3
     channels: int = 32
     seed: int = 20261204
     threads: int = 2
@@ -84,6 +85,7 @@ def training_loss(
     background: torch.Tensor,
     edges: torch.Tensor,
     pull_weight: float,
+    max_weight: float = 0.0,
     peak_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Return the loss of one batch and its parts as floats."""
@@ -103,7 +105,12 @@ def training_loss(
     loss_max = F.smooth_l1_loss(z_pred.max(dim=1).values, z_max_true, beta=1.0)
     at_peak = z_pred.gather(1, peak[:, None])[:, 0]
     loss_peak = F.smooth_l1_loss(at_peak, z_max_true, beta=1.0)
-    loss = loss_z + pull_weight * loss_pull + peak_weight * (loss_max + loss_peak)
+    loss = (
+        loss_z
+        + pull_weight * loss_pull
+        + max_weight * loss_max
+        + peak_weight * loss_peak
+    )
     parts = {
         "loss_z": float(loss_z.detach()),
         "loss_pull": float(loss_pull.detach()),
@@ -163,6 +170,7 @@ def train(
             torch.from_numpy(batch.background),
             torch.from_numpy(batch.edges),
             config.pull_weight,
+            config.max_weight,
             config.peak_weight,
         )
         optimizer.zero_grad(set_to_none=True)

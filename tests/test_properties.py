@@ -295,3 +295,31 @@ def test_asimov_grows_with_signal(s: np.ndarray, b: np.ndarray, factor: float):
     assert np.isfinite(z)
     assert z >= 0
     assert asimov_significance(s * factor, b) >= z * (1 - 1e-9)
+
+
+def test_batched_domains_equal_single_domains():
+    from bumpnet_root.domain import scan_domain, scan_domains
+
+    rng = np.random.default_rng(21)
+    histograms = []
+    for index in range(300):
+        n_bins = int(rng.choice([5, 40, 40, 90, 90, 150]))
+        mass = np.linspace(0.0, 1.0, n_bins)
+        turn_on = 1.0 - np.exp(-(mass + 0.02) / rng.uniform(0.01, 0.3))
+        shape = rng.uniform(1.0, 1e7) * np.exp(-rng.uniform(0, 12) * mass) * turn_on
+        counts = rng.poisson(shape).astype(float)
+        counts[rng.integers(n_bins // 2, n_bins) :] *= rng.integers(0, 2)
+        if index % 7 == 0:
+            counts = counts[::-1].copy()
+        if index % 11 == 0:
+            edges = np.concatenate(([0.0], np.cumsum(rng.uniform(1.0, 3.0, n_bins))))
+        else:
+            edges = np.linspace(10.0, 100.0, n_bins + 1)
+        histograms.append(Hist1D(edges=edges, counts=counts, name=f"h{index}"))
+    batched = scan_domains(histograms)
+    assert len(batched) == len(histograms)
+    kinds = set()
+    for h, domain in zip(histograms, batched):
+        assert domain == scan_domain(h), h.name
+        kinds.add((domain.skip_reason is None, bool(domain.out_of_domain)))
+    assert len(kinds) >= 3
