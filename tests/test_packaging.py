@@ -732,3 +732,14 @@ def check_installed_package(
     summary = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
     assert [entry["name"] for entry in summary] == [DEMO_SELECT]
     assert (out_dir / "significance.root").stat().st_size > 0
+
+
+def test_bumpnet_class_importable_from_package():
+    import bumpnet_root
+    from bumpnet_root import BumpNet
+    from bumpnet_root.api import BumpNet as api_class
+
+    assert BumpNet is api_class
+    assert "BumpNet" in bumpnet_root.__all__
+    with pytest.raises(AttributeError, match="no attribute 'Bumpnet'"):
+        bumpnet_root.Bumpnet  # noqa: B018
