@@ -259,9 +259,9 @@ class BumpNet:
         for row, (position, h, checked) in enumerate(chunk):
             full_z = np.zeros(h.n_bins)
             full_b = np.full(h.n_bins, np.nan)
-            kept = slice(0, checked.stop - checked.start)
-            full_z[checked.start : checked.stop] = z_array[row, kept]
-            full_b[checked.start : checked.stop] = background_array[row, kept]
+            scanned = slice(0, checked.stop - checked.start)
+            full_z[checked.start : checked.stop] = z_array[row, scanned]
+            full_b[checked.start : checked.stop] = background_array[row, scanned]
             results[position] = Prediction(
                 histogram=h,
                 z=full_z,

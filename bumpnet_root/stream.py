@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from .io import (
     REPORT_JSON,
@@ -211,7 +212,9 @@ class StreamingOutputs:
         if extra_fields:
             entry.update(extra_fields)
         separator = "\n" if self.count == 0 else ",\n"
-        self._summary.write(separator + json.dumps(entry, allow_nan=False))
+        # orjson writes NaN as null, as result_to_dict does in Z and background.
+        text = orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+        self._summary.write(separator + text)
         self._root.write(result)
         self.count += 1
 

@@ -30,9 +30,9 @@ def _evaluate(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Return Z of the network and of the LR, and their maxima over ``widths``.
 
-    The last two are the per-histogram largest Z over template widths 1 and
+    The last two hold, per histogram, the largest Z over template widths 1 and
     ``widths`` (sigma in bins), with the network's and with the true
-    background; without ``widths`` they are the maxima of the first two.
+    background. Without ``widths`` they are the maxima of the first two.
     """
     counts = torch.from_numpy(batch.counts)
     edges = torch.from_numpy(batch.edges)
