@@ -52,12 +52,51 @@ def _temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
 
 
+# Fills the reusable TH1D of a result and writes it, in one call from Python in
+# place of eight. Statistics as in bumpnet_root.io.significance_th1d.
+_WRITE_Z_SOURCE = """
+namespace bumpnet_root_stream {
+void write_z(TH1D *hist, TDirectory *directory, const char *name,
+             const char *title, const char *x_title, const double *z,
+             const double *centers, int n_bins) {
+    hist->SetName(name);
+    hist->SetTitle(title);
+    hist->GetXaxis()->SetTitle(x_title);
+    double stats[4] = {0.0, 0.0, 0.0, 0.0};
+    hist->SetBinContent(0, 0.0);
+    hist->SetBinContent(n_bins + 1, 0.0);
+    for (int i = 0; i < n_bins; ++i) {
+        hist->SetBinContent(i + 1, z[i]);
+        stats[0] += z[i];
+        stats[1] += z[i] * z[i];
+        stats[2] += z[i] * centers[i];
+        stats[3] += z[i] * centers[i] * centers[i];
+    }
+    hist->PutStats(stats);
+    hist->SetEntries(n_bins);
+    directory->WriteTObject(hist, name);
+}
+}
+"""
+
+
+def _declare_write_z(root: Any) -> Any:
+    """Return the compiled ``write_z`` helper, declaring it on first use."""
+    namespace = getattr(root, "bumpnet_root_stream", None)
+    if namespace is None:
+        if not root.gInterpreter.Declare(_WRITE_Z_SOURCE):
+            raise RuntimeError("ROOT failed to compile the TH1D writer helper")
+        namespace = root.bumpnet_root_stream
+    return namespace.write_z
+
+
 class _PyRootWriter:
     """One TH1D of Z per result, written with PyROOT."""
 
     def __init__(self, root: Any, path: Path) -> None:
         self.root = root
         self.path = path
+        self._write_z = _declare_write_z(root)
         self.templates: dict[bytes, Any] = {}
         self._open("RECREATE")
 
@@ -94,28 +133,21 @@ class _PyRootWriter:
     def write(self, result: ScanResult) -> None:
         histogram = result.histogram
         z = np.nan_to_num(result.prediction.z, nan=0.0, posinf=0.0, neginf=0.0)
-        centers = histogram.centers
+        centers = np.ascontiguousarray(histogram.centers, dtype=np.float64)
         name = result.name.rsplit("/", 1)[-1]
-        hist = self._template(histogram.edges)
-        hist.SetName(name)
-        hist.SetTitle(f"BumpNet local significance of {histogram.title or name}")
-        hist.GetXaxis().SetTitle(result.x_title)
-        hist.SetContent(np.concatenate(([0.0], z, [0.0])))
-        # The statistics of bumpnet_root.io.significance_th1d. Edges near the
-        # float64 maximum make the x moments inf, which ROOT accepts.
-        with np.errstate(over="ignore", invalid="ignore"):
-            stats = np.array(
-                [
-                    np.sum(z),
-                    np.sum(z * z),
-                    np.sum(z * centers),
-                    np.sum(z * centers * centers),
-                ]
-            )
-        hist.PutStats(stats)
-        hist.SetEntries(float(histogram.n_bins))
         directory_name, _, _ = result.key.rpartition("/")
-        self._directory(directory_name).WriteTObject(hist, name)
+        # Edges near the float64 maximum make the x moments inf, which ROOT
+        # accepts.
+        self._write_z(
+            self._template(histogram.edges),
+            self._directory(directory_name),
+            name,
+            f"BumpNet local significance of {histogram.title or name}",
+            result.x_title,
+            np.ascontiguousarray(z, dtype=np.float64),
+            centers,
+            histogram.n_bins,
+        )
 
     def _directory(self, name: str) -> Any:
         directory = self.directories.get(name)

@@ -254,9 +254,17 @@ def test_significance_root_with_pyroot(double_mu_scan):
             axis = histogram.GetXaxis()
             edges = [axis.GetBinLowEdge(i) for i in range(1, n_bins + 2)]
             np.testing.assert_allclose(edges, entry["edges"])
-            z = [histogram.GetBinContent(i) for i in range(1, n_bins + 1)]
+            z = np.array([histogram.GetBinContent(i) for i in range(1, n_bins + 1)])
             np.testing.assert_allclose(z, entry["z"])
             assert histogram.GetYaxis().GetTitle() == "Z"
+            assert histogram.GetEntries() == n_bins
+            stats = np.zeros(4)
+            histogram.GetStats(stats)
+            edges = np.asarray(entry["edges"])
+            centers = 0.5 * (edges[:-1] + edges[1:])
+            expected = [z.sum(), (z * z).sum(), (z * centers).sum()]
+            expected.append((z * centers * centers).sum())
+            np.testing.assert_allclose(stats, expected, rtol=1e-12)
     finally:
         root_file.Close()
 
