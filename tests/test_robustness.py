@@ -926,7 +926,7 @@ def test_full_output_dir_keeps_old_outputs(
 # The command line saves its outputs after a batch of histograms at the
 # earliest, and one batch can contain thousands of histograms of one file. So
 # that a scan of a few seconds can be stopped in the middle, the histograms are
-# spread over several files of one batch each, and every write is slowed
+# spread over several files of one batch each, and every batch is slowed
 # down (see interrupt_environment).
 INTERRUPT_FILES = 60
 HISTOGRAMS_PER_FILE = 30
@@ -956,32 +956,34 @@ def interrupt_files(interrupt_dir: Path) -> list[Path]:
 
 
 # Loaded by the interpreter of every scan subprocess of the interrupt tests
-# (Python imports ``sitecustomize`` from its path at start-up): each result
-# written costs a few milliseconds more, so that a scan lasts long enough to
-# be interrupted in the middle however fast the machine is.
-_SLOW_WRITES = """
+# (Python imports ``sitecustomize`` from its path at start-up): each chunk of
+# histograms (here one file) costs 0.15 s more, with and without --resume, so
+# that a scan lasts long enough to be interrupted in the middle however fast
+# the machine is. The scans run in one process, where _run_serial looks up
+# scan_chunk in the module at every call.
+_SLOW_CHUNKS = """
 import time
 
-import bumpnet_root.stream as stream
+import bumpnet_root.parallel as parallel
 
-_add = stream.StreamingOutputs.add
-
-
-def _slow_add(self, *args, **kwargs):
-    time.sleep(0.005)
-    return _add(self, *args, **kwargs)
+_scan_chunk = parallel.scan_chunk
 
 
-stream.StreamingOutputs.add = _slow_add
+def _slow_scan_chunk(*args, **kwargs):
+    time.sleep(0.15)
+    return _scan_chunk(*args, **kwargs)
+
+
+parallel.scan_chunk = _slow_scan_chunk
 """
 
 
 @pytest.fixture(scope="module")
 def interrupt_environment(interrupt_dir: Path) -> dict:
-    """Slow down the writes and keep the look-elsewhere cache private."""
+    """Slow down the scan and keep the look-elsewhere cache private."""
     hooks = interrupt_dir / "hooks"
     hooks.mkdir(exist_ok=True)
-    (hooks / "sitecustomize.py").write_text(_SLOW_WRITES)
+    (hooks / "sitecustomize.py").write_text(_SLOW_CHUNKS)
     path = os.pathsep.join(filter(None, [str(hooks), os.environ.get("PYTHONPATH")]))
     return {"BUMPNET_CACHE_DIR": str(interrupt_dir / "cache"), "PYTHONPATH": path}
 
