@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -83,6 +84,23 @@ def _non_negative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value:g}")
     return value
 
 
@@ -191,7 +209,7 @@ def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold",
-        type=float,
+        type=_finite_float,
         default=DEFAULT_THRESHOLD,
         metavar="Z",
         help="local significance a candidate must exceed (default: %(default)s)",
@@ -669,7 +687,7 @@ def _add_crosscheck_parser(subparsers, parent: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--mass",
-        type=float,
+        type=_finite_float,
         metavar="M",
         help="fit the signal only at mass M, in the unit of the x axis "
         "(default: at every bin centre of the scanned range)",
@@ -691,14 +709,14 @@ def _add_crosscheck_parser(subparsers, parent: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sqrt-s",
-        type=float,
+        type=_positive_float,
         metavar="GEV",
         help="centre-of-mass energy in the unit of the x axis, used only by the "
         "dijet family (default: 13000, for 13 TeV and masses in GeV)",
     )
     parser.add_argument(
         "--resolution",
-        type=float,
+        type=_positive_float,
         metavar="GEV",
         help="sigma of the Gaussian signal in the unit of the x axis (default: "
         "the width of the bin that contains the mass, as in BumpNet's label)",

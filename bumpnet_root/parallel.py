@@ -51,15 +51,15 @@ from .scan import (
     _scan_loaded,
     file_identity,
     output_prefixes,
+    unique_file_paths,
 )
 
 logger = logging.getLogger(__name__)
 
 # Objects per task. The network runs once per group of histograms with the
-# same number of scanned bins, at about 1.3 ms per call plus 0.6 ms per
-# histogram (one thread). Trimmed empty tails give a file many such groups, so
-# larger tasks make fewer, larger calls. 4000 still splits a file of 30,000
-# histograms into 8 tasks for the workers to share.
+# same number of bins read, so larger tasks make fewer, larger calls. 4000
+# still splits a file of 30,000 histograms into 8 tasks for the workers to
+# share.
 DEFAULT_CHUNK_SIZE = 4000
 
 
@@ -478,12 +478,7 @@ def scan_files_fast(
     scan.lee_toys = lee_toys
     if lee_toys > 0 and scan.expected_false_candidates is None:
         scan.expected_false_candidates = 0.0
-    unique_paths = list(dict.fromkeys(str(path) for path in paths))
-    if len(unique_paths) < len(paths):
-        logger.warning(
-            "%d file paths were given more than once; each file is scanned once",
-            len(paths) - len(unique_paths),
-        )
+    unique_paths = unique_file_paths(paths)
     items = _plan(unique_paths, select, done, settings, chunk_size)
     if scheduler is not None:
         outputs = _run_dask(items, settings, scheduler)

@@ -219,6 +219,25 @@ def find_candidates(
     )
 
 
+def unique_file_paths(paths: Sequence[str | Path]) -> list[str]:
+    """Return the paths without repeats, keeping the first spelling of each file.
+
+    Two paths name the same file when their real paths (symbolic links and
+    ``..`` resolved) are equal; a path that does not exist counts as itself.
+    """
+    first_spelling: dict[str, str] = {}
+    for path in paths:
+        first_spelling.setdefault(os.path.realpath(path), str(path))
+    unique = list(first_spelling.values())
+    if len(unique) < len(paths):
+        logger.warning(
+            "%d file paths name a file given before (the same path, or a link "
+            "or another spelling of it); each file is scanned once",
+            len(paths) - len(unique),
+        )
+    return unique
+
+
 def output_prefixes(paths: Sequence[str | Path]) -> dict[str, str]:
     """Return the key prefix of each file in ``significance.root``.
 
@@ -567,12 +586,7 @@ def scan_files(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     report = ScanReport() if report is None else report
-    unique_paths = list(dict.fromkeys(str(path) for path in paths))
-    if len(unique_paths) < len(paths):
-        logger.warning(
-            "%d file paths were given more than once; each file is scanned once",
-            len(paths) - len(unique_paths),
-        )
+    unique_paths = unique_file_paths(paths)
     prefixes = output_prefixes(unique_paths)
     report.complete = False
     for path in unique_paths:

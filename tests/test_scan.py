@@ -26,6 +26,7 @@ from bumpnet_root.scan import (
     find_candidates,
     output_prefixes,
     scan_files,
+    unique_file_paths,
 )
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "bumpnet_root" / "data"
@@ -423,3 +424,22 @@ def test_output_prefixes_unique():
         "c/other.root": "other",
     }
     assert output_prefixes(["only.root"]) == {"only.root": ""}
+
+
+def test_unique_file_paths_resolve_links(tmp_path: Path, caplog):
+    target = tmp_path / "spectra.root"
+    target.write_bytes(b"")
+    link = tmp_path / "link.root"
+    link.symlink_to(target)
+    (tmp_path / "sub").mkdir()
+    spellings = [
+        str(target),
+        str(tmp_path / "sub" / ".." / "spectra.root"),
+        str(link),
+        str(target),
+        str(tmp_path / "missing.root"),
+    ]
+    with caplog.at_level("WARNING", logger="bumpnet_root"):
+        unique = unique_file_paths(spellings)
+    assert unique == [str(target), str(tmp_path / "missing.root")]
+    assert "3 file paths name a file given before" in caplog.text
