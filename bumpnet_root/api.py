@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,7 @@ class Prediction:
         """
         from .significance import local_significance
 
+        width = _template_width(width)
         if width == 1.0:
             return self.z.copy()
         start, stop = self.domain.start, self.domain.stop
@@ -91,12 +94,31 @@ class Prediction:
         several widths raises Z on background-only histograms too (more
         trials); the look-elsewhere correction of a scan uses width 1 only.
         """
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, Iterable):
+            raise TypeError(
+                f"widths must be a sequence of template widths in bins, such as "
+                f"(1, 2, 3), got {widths!r}"
+            )
+        widths = [_template_width(w) for w in widths]
         if not widths:
             raise ValueError("best_width_z needs at least one template width")
-        stacked = np.stack([self.z_for_width(float(w)) for w in widths])
+        stacked = np.stack([self.z_for_width(w) for w in widths])
         best = np.argmax(stacked, axis=0)
         chosen = np.asarray(widths, dtype=np.float64)[best]
         return np.take_along_axis(stacked, best[None, :], axis=0)[0], chosen
+
+
+def _template_width(width: Any) -> float:
+    """Return ``width`` as a float, or raise if it is not a positive finite number."""
+    if isinstance(width, (bool, np.bool_)) or not isinstance(width, Real):
+        raise TypeError(
+            f"template width must be a number of bins such as 2.0, got {width!r}"
+        )
+    if not math.isfinite(width) or width <= 0:
+        raise ValueError(
+            f"template width must be a positive finite number of bins, got {width!r}"
+        )
+    return float(width)
 
 
 def _warn_out_of_domain(prediction: Prediction) -> None:

@@ -124,7 +124,8 @@ def _decide_domain(
     total = float(np.sum(h.counts))
     if n_bins < MIN_SCAN_BINS:
         return ScanDomain(
-            0, n_bins, f"only {n_bins} bins; a scan needs at least {MIN_SCAN_BINS}"
+            0, n_bins, f"only {n_bins} bin{'' if n_bins == 1 else 's'}; a scan needs at least "
+            f"{MIN_SCAN_BINS}"
         )
     if total <= 0:
         return ScanDomain(0, n_bins, "the histogram is empty")

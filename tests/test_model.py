@@ -142,3 +142,22 @@ def test_best_width_finds_a_wide_signal():
     assert z_best[peak] > prediction.z_max + 0.5
     with pytest.raises(ValueError, match="at least one template width"):
         prediction.best_width_z(())
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda p: p.z_for_width(0), ValueError, "positive finite"),
+        (lambda p: p.z_for_width(float("nan")), ValueError, "positive finite"),
+        (lambda p: p.z_for_width("2"), TypeError, "number of bins"),
+        (lambda p: p.z_for_width(None), TypeError, "number of bins"),
+        (lambda p: p.z_for_width(True), TypeError, "number of bins"),
+        (lambda p: p.best_width_z(2), TypeError, "sequence of template widths"),
+        (lambda p: p.best_width_z("abc"), TypeError, "sequence of template widths"),
+        (lambda p: p.best_width_z(None), TypeError, "sequence of template widths"),
+        (lambda p: p.best_width_z((1.0, -2.0)), ValueError, "positive finite"),
+    ],
+)
+def test_template_width_rejects_invalid(call, error, message):
+    with pytest.raises(error, match=message):
+        call(_wide_bump_prediction())
