@@ -123,9 +123,9 @@ def _decide_domain(
     n_bins = h.n_bins
     total = float(np.sum(h.counts))
     if n_bins < MIN_SCAN_BINS:
+        unit = "bin" if n_bins == 1 else "bins"
         return ScanDomain(
-            0, n_bins, f"only {n_bins} bin{'' if n_bins == 1 else 's'}; a scan needs at least "
-            f"{MIN_SCAN_BINS}"
+            0, n_bins, f"only {n_bins} {unit}; a scan needs at least {MIN_SCAN_BINS}"
         )
     if total <= 0:
         return ScanDomain(0, n_bins, "the histogram is empty")
