@@ -108,6 +108,19 @@ class Prediction:
         return np.take_along_axis(stacked, best[None, :], axis=0)[0], chosen
 
 
+def _is_counts_edges_pair(obj: Any) -> bool:
+    """Return True for a tuple of two 1-D arrays whose lengths differ by one."""
+    if not isinstance(obj, tuple) or len(obj) != 2:
+        return False
+    if not all(isinstance(part, (np.ndarray, list)) for part in obj):
+        return False
+    try:
+        counts, edges = (np.asarray(part) for part in obj)
+    except ValueError:  # ragged lists, so not a pair of 1-D arrays
+        return False
+    return counts.ndim == 1 and edges.ndim == 1 and edges.size == counts.size + 1
+
+
 def _template_width(width: Any) -> float:
     """Return ``width`` as a float, or raise if it is not a positive finite number."""
     if isinstance(width, (bool, np.bool_)) or not isinstance(width, Real):
@@ -232,6 +245,11 @@ class BumpNet:
         """
         if domain not in ("auto", "full"):
             raise ValueError(f"domain must be 'auto' or 'full', got {domain!r}")
+        if _is_counts_edges_pair(histograms):
+            raise TypeError(
+                "evaluate takes a sequence of histograms, but got one (counts, "
+                "edges) pair; pass [(counts, edges)]"
+            )
         if domains is not None and len(domains) != len(histograms):
             raise ValueError(
                 f"got {len(domains)} domains for {len(histograms)} histograms"

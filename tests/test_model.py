@@ -161,3 +161,15 @@ def test_best_width_finds_a_wide_signal():
 def test_template_width_rejects_invalid(call, error, message):
     with pytest.raises(error, match=message):
         call(_wide_bump_prediction())
+
+
+def test_evaluate_rejects_bare_counts_edges_pair():
+    from bumpnet_root.api import BumpNet
+
+    counts = np.random.default_rng(2).poisson(np.geomspace(1e3, 10, 50)).astype(float)
+    edges = np.linspace(0.0, 1.0, 51)
+    net = BumpNet.load()
+    with pytest.raises(TypeError, match=r"pass \[\(counts, edges\)\]"):
+        net.evaluate((counts, edges))
+    assert len(net.evaluate([(counts, edges)])) == 1
+    assert len(net.evaluate(((counts, edges), (counts, edges)))) == 2
