@@ -42,7 +42,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="TorchScript model files")
     parser.add_argument("--bins", type=int, nargs="+", default=[30, 60, 120])
-    parser.add_argument("--batches", type=int, default=8, help="of 500 histograms")
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=8,
+        help="batches of 500 histograms per number of bins",
+    )
     parser.add_argument("--seed", type=int, default=3)
     args = parser.parse_args()
     print(

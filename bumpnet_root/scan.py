@@ -223,7 +223,7 @@ def unique_file_paths(paths: Sequence[str | Path]) -> list[str]:
     """Return the paths without repeats, keeping the first spelling of each file.
 
     Two paths name the same file when their real paths (symbolic links and
-    ``..`` resolved) are equal; a path that does not exist counts as itself.
+    ``..`` resolved) are equal. A path that does not exist counts as itself.
     """
     first_spelling: dict[str, str] = {}
     for path in paths:

@@ -955,11 +955,11 @@ def interrupt_files(interrupt_dir: Path) -> list[Path]:
     return paths
 
 
-# Loaded by the interpreter of every scan subprocess of the interrupt tests
-# (Python imports ``sitecustomize`` from its path at start-up): each chunk of
-# histograms (here one file) costs 0.15 s more, with and without --resume, so
-# that a scan lasts long enough to be interrupted in the middle however fast
-# the machine is. The scans run in one process, where _run_serial looks up
+# Python imports ``sitecustomize`` from its path at start-up, so every scan
+# subprocess of the interrupt tests loads this hook. It makes each chunk of
+# histograms (here one file) cost 0.15 s more, with and without --resume. So a
+# scan lasts long enough to be interrupted in the middle however fast the
+# machine is. The scans run in one process, where _run_serial looks up
 # scan_chunk in the module at every call.
 _SLOW_CHUNKS = """
 import time
