@@ -390,8 +390,9 @@ def test_one_to_five_bins(model: BumpNet, root, n_bins: int):
     th1 = make_th1(root, "TH1D", f"bins_{n_bins}", edges, np.arange(n_bins, 0, -1) * 10)
     h = to_hist1d(th1)
     domain = scan_domain(h)
+    unit = "bin" if n_bins == 1 else "bins"
     assert domain.skip_reason == (
-        f"only {n_bins} bins; a scan needs at least {MIN_SCAN_BINS}"
+        f"only {n_bins} {unit}; a scan needs at least {MIN_SCAN_BINS}"
     )
     with pytest.raises(InvalidHistogramError, match=f"'bins_{n_bins}'"):
         model.predict(h)
@@ -962,9 +963,14 @@ def interrupt_files(interrupt_dir: Path) -> list[Path]:
 # machine is. The scans run in one process, where _run_serial looks up
 # scan_chunk in the module at every call.
 _SLOW_CHUNKS = """
+import signal
 import time
 
 import bumpnet_root.parallel as parallel
+
+# A shell without job control starts background jobs with SIGINT ignored, and
+# Python keeps it ignored; the tests need the usual Ctrl-C behaviour.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _scan_chunk = parallel.scan_chunk
 
