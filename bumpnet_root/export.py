@@ -46,6 +46,11 @@ def load_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
     archive written by :func:`save_torchscript`.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelNotFoundError(
+            f"BumpNet model path {str(path)!r} is a directory; pass the model.pt "
+            "file that 'bumpnet train' wrote into it"
+        )
     if not path.is_file():
         raise ModelNotFoundError(
             f"BumpNet model file {str(path)!r} does not exist; pass the path of a "

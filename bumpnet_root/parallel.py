@@ -306,7 +306,7 @@ def _plan(
             entries.sort(key=lambda entry: entry.name)
         except Exception as error:
             failed = ScanReport()
-            _record_failure(failed, path, "", error, _file_advice(error))
+            _record_failure(failed, path, "", error, _file_advice(error, path))
             yield ChunkOutput(path, failed=failed.failed)
             entries = []
         for first in range(0, len(entries), chunk_size):

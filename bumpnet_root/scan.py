@@ -409,13 +409,15 @@ def _record_failure(
     report.failed.append(FailedObject(file, name, message, type(error).__name__))
 
 
-def _file_advice(error: BaseException) -> str:
+def _file_advice(error: BaseException, path: str = "") -> str:
     """Return what to do about an error that stopped a whole file from being read."""
     if isinstance(error, FileNotFoundError):
         return "check the path"
     if isinstance(error, IsADirectoryError):
         return "pass the ROOT files in the directory instead of the directory"
-    if isinstance(error, PermissionError):
+    # uproot reports a file it may not open as an OSError without errno.
+    unreadable = bool(path) and os.path.isfile(path) and not os.access(path, os.R_OK)
+    if isinstance(error, PermissionError) or unreadable:
         return "make the file readable for this user"
     if isinstance(error, OSError) and error.errno is not None:
         return "check that the file system is readable"
@@ -598,7 +600,7 @@ def scan_files(
         try:
             loaded = _read_file(path, select, report, done)
         except Exception as error:
-            _record_failure(report, path, "", error, _file_advice(error))
+            _record_failure(report, path, "", error, _file_advice(error, path))
             loaded = []
         if loaded:
             _scan_loaded(

@@ -69,6 +69,8 @@ def test_load_missing_and_damaged_model(tmp_path):
     damaged.write_bytes(b"not a zip archive")
     with pytest.raises(ModelNotFoundError, match="cannot load"):
         load_torchscript(damaged)
+    with pytest.raises(ModelNotFoundError, match="is a directory"):
+        load_torchscript(tmp_path)
 
 
 def test_synthetic_batches_are_seeded():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -443,3 +444,28 @@ def test_unique_file_paths_resolve_links(tmp_path: Path, caplog):
         unique = unique_file_paths(spellings)
     assert unique == [str(target), str(tmp_path / "missing.root")]
     assert "3 file paths name a file given before" in caplog.text
+
+
+def test_unreadable_file_gets_permission_advice(tmp_path: Path):
+    from bumpnet_root.scan import _file_advice
+
+    path = tmp_path / "locked.root"
+    path.write_bytes(b"root")
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("this user reads files without read permission (root)")
+        advice = _file_advice(OSError("Failed to open file"), str(path))
+    finally:
+        path.chmod(0o644)
+    assert advice == "make the file readable for this user"
+
+
+def test_file_advice_without_errno_means_damaged(tmp_path: Path):
+    from bumpnet_root.scan import _file_advice
+
+    path = tmp_path / "text.root"
+    path.write_text("not a ROOT file")
+    advice = _file_advice(OSError("Failed to open file"), str(path))
+    assert "not a ROOT file" in advice
+    assert _file_advice(PermissionError(13, "denied"), str(path)).startswith("make")
