@@ -65,7 +65,7 @@ class Prediction:
     def z_for_width(self, width: float) -> np.ndarray:
         """Return Z per bin for a Gaussian template of sigma = ``width`` bins.
 
-        The same likelihood ratio as ``z`` (which is width 1), with the
+        It is the likelihood ratio of ``z`` (which is width 1) with the
         network's background estimate, for signals wider than one bin. Bins
         outside the scanned range get 0.
         """
@@ -91,8 +91,9 @@ class Prediction:
 
         Z at a bin is the largest of :meth:`z_for_width` over ``widths``, and
         width is the template width (in bins) that gave it. Taking the best of
-        several widths raises Z on background-only histograms too (more
-        trials); the look-elsewhere correction of a scan uses width 1 only.
+        several widths also raises Z on background-only histograms, because it
+        is a larger search. The look-elsewhere correction of a scan uses width
+        1 only.
         """
         if isinstance(widths, (str, bytes)) or not isinstance(widths, Iterable):
             raise TypeError(

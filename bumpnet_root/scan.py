@@ -498,10 +498,9 @@ def _scan_loaded(
 ) -> None:
     scannable: list[_LoadedHistogram] = []
     domains: list[ScanDomain] = []
+    decided: list[ScanDomain | Exception]
     try:
-        decided: list[ScanDomain | Exception] = list(
-            scan_domains([item.histogram for item in loaded])
-        )
+        decided = list(scan_domains([item.histogram for item in loaded]))
     except Exception:
         # One histogram broke the batch; find it one histogram at a time.
         decided = [_domain_or_error(item.histogram) for item in loaded]

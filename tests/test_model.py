@@ -124,7 +124,7 @@ def _wide_bump_prediction():
     return BumpNet.load().evaluate([(counts, edges)], domain="full")[0]
 
 
-def test_template_width_one_is_the_prediction_and_others_follow_the_label():
+def test_z_for_width_matches_label():
     from bumpnet_root.significance import local_significance
 
     prediction = _wide_bump_prediction()
