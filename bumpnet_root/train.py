@@ -11,7 +11,13 @@ bins where Z is insensitive to it; and two terms per histogram on what a scan
 reports: the largest Z of the histogram against the label's largest Z, and Z
 in the bin where the label peaks. Signal bins are a few out of a hundred, so
 without the last two the loss barely notices a network that absorbs part of
-a bump into its background.
+a bump into its background. The per-bin terms weigh the bins next to either
+end of the histogram up (``edge_weight``): the network sees only one side of
+them, and a scan's false maxima gather there.
+
+The number of bins per step is drawn log-uniformly between ``min_bins`` and
+``max_bins``, so short histograms, where one bin moves the estimate most, get
+a larger share of the steps.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ _Z_SMOOTHING = 0.05
 class TrainingConfig:
     """Settings of one training run; stored in the model card."""
 
-    steps: int = 10000
+    steps: int = 24000
     batch_size: int = 256
     min_bins: int = 30
     max_bins: int = 150
@@ -59,6 +65,10 @@ class TrainingConfig:
     pull_weight: float = 0.3
     max_weight: float = 1.0
     peak_weight: float = 0.3
+    edge_weight: float = 2.0
+    wide_fraction: float = 0.25
+    strong_fraction: float = 0.1
+    second_signal_fraction: float = 0.2
     channels: int = 32
     seed: int = 20261204
     threads: int = 2
@@ -87,6 +97,7 @@ def training_loss(
     pull_weight: float,
     max_weight: float = 0.0,
     peak_weight: float = 0.0,
+    edge_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Return the loss of one batch and its parts as floats."""
     with torch.no_grad():
@@ -98,9 +109,15 @@ def training_loss(
     z_pred = likelihood_ratio_z(
         counts, estimate, edges, _TRAINING_REACH, smoothing=_Z_SMOOTHING
     )
-    loss_z = F.smooth_l1_loss(z_pred, z_true, beta=1.0)
+    weight = _edge_weights(counts.shape[1], edge_weight, counts.dtype)
+    loss_z = _weighted_mean(
+        F.smooth_l1_loss(z_pred, z_true, beta=1.0, reduction="none"), weight
+    )
     pull = (estimate - background) / torch.sqrt(background + 1.0)
-    loss_pull = F.smooth_l1_loss(pull, torch.zeros_like(pull), beta=1.0)
+    loss_pull = _weighted_mean(
+        F.smooth_l1_loss(pull, torch.zeros_like(pull), beta=1.0, reduction="none"),
+        weight,
+    )
     z_max_true, peak = z_true.max(dim=1)
     loss_max = F.smooth_l1_loss(z_pred.max(dim=1).values, z_max_true, beta=1.0)
     at_peak = z_pred.gather(1, peak[:, None])[:, 0]
@@ -118,6 +135,32 @@ def training_loss(
         "loss_peak": float(loss_peak.detach()),
     }
     return loss, parts
+
+
+def _edge_weights(n_bins: int, edge_weight: float, dtype: torch.dtype) -> torch.Tensor:
+    """Per-bin loss weights 1 + edge_weight exp(-d / 2), d bins from the nearer end."""
+    index = torch.arange(n_bins, dtype=dtype)
+    distance = torch.minimum(index, n_bins - 1 - index)
+    return 1.0 + edge_weight * torch.exp(-0.5 * distance)
+
+
+def _weighted_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return (values * weight).sum() / (weight.sum() * values.shape[0])
+
+
+def draw_bins(rng: np.random.Generator, config: TrainingConfig) -> int:
+    """Draw the number of bins of one step, log-uniform in [min_bins, max_bins]."""
+    low, high = math.log(config.min_bins), math.log(config.max_bins + 1)
+    return min(int(math.exp(rng.uniform(low, high))), config.max_bins)
+
+
+def synthetic_config(config: TrainingConfig) -> SyntheticConfig:
+    """Return the data settings of a training run."""
+    return SyntheticConfig(
+        wide_fraction=config.wide_fraction,
+        strong_fraction=config.strong_fraction,
+        second_signal_fraction=config.second_signal_fraction,
+    )
 
 
 def train(
@@ -157,11 +200,11 @@ def train(
     started = time.perf_counter()
     last_step = config.steps if config.stop_after is None else config.stop_after
     last_step = min(last_step, config.steps)
+    data = synthetic_config(config)
     for step in range(start_step, last_step):
         # One generator per step makes a resumed run draw the same data.
         rng = np.random.default_rng([config.seed, step])
-        n_bins = int(rng.integers(config.min_bins, config.max_bins + 1))
-        batch = generate_batch(rng, config.batch_size, n_bins)
+        batch = generate_batch(rng, config.batch_size, draw_bins(rng, config), data)
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(config, step)
         loss, parts = training_loss(
@@ -172,6 +215,7 @@ def train(
             config.pull_weight,
             config.max_weight,
             config.peak_weight,
+            config.edge_weight,
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
