@@ -357,6 +357,36 @@ def _read_file(
     return loaded
 
 
+def read_key(root_file: Any, name: str, cycle: int) -> Any:
+    """Return the object stored under ``name;cycle`` in an open uproot file.
+
+    ``TFile::WriteTObject(h, "a/b")`` stores a key whose name contains "/",
+    which uproot's item access reads as a directory path; such a name is
+    looked up as a key name in each directory the path allows.
+    """
+    try:
+        return root_file[f"{name};{cycle}"]
+    except uproot.KeyInFileError:
+        if "/" not in name:
+            raise
+    positions = [i for i, char in enumerate(name) if char == "/"]
+    for position in [-1, *positions]:
+        folder, leaf = name[: max(position, 0)], name[position + 1 :]
+        try:
+            directory = root_file[folder] if folder else root_file
+            found = directory.items(
+                recursive=False,
+                cycle=True,
+                filter_name=lambda key, leaf=leaf: key == leaf,
+            )
+            for key_name, obj in found:
+                if key_name == f"{leaf};{cycle}":
+                    return obj
+        except (uproot.KeyInFileError, AttributeError):
+            continue
+    raise uproot.KeyInFileError(f"{name};{cycle}", file_path=root_file.file_path)
+
+
 def load_uproot_object(
     root_file: Any,
     path: str,
@@ -370,7 +400,7 @@ def load_uproot_object(
     Returns None after recording a skip (bin labels) or a failure in ``report``.
     """
     try:
-        obj = root_file[f"{name};{cycle}"]
+        obj = read_key(root_file, name, cycle)
         if _has_bin_labels(obj):
             _record_skip(report, path, name, class_name, BIN_LABELS_REASON)
             return None
@@ -421,10 +451,30 @@ def _file_advice(error: BaseException, path: str = "") -> str:
         return "make the file readable for this user"
     if isinstance(error, OSError) and error.errno is not None:
         return "check that the file system is readable"
+    text_advice = _text_file_advice(path)
+    if text_advice:
+        return text_advice
     # uproot raises OSError without errno when a file ends before an object.
     return (
         "the file is not a ROOT file, or it is truncated or corrupted; check that "
         "it was written completely (root -l FILE opens it) and write it again"
+    )
+
+
+def _text_file_advice(path: str) -> str:
+    """Return advice for a text file passed as a ROOT file, or "" otherwise."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(512)
+    except OSError:
+        return ""
+    # A ROOT file starts with "root"; binary files carry NUL bytes early.
+    if not head or head.startswith(b"root") or b"\x00" in head:
+        return ""
+    return (
+        "the file is text, not a ROOT file; read a CSV histogram with "
+        "bumpnet_root.read_csv_histogram and scan it with BumpNet.evaluate, or "
+        "write it into a ROOT file with uproot first (README, CSV input)"
     )
 
 

@@ -760,8 +760,9 @@ def test_bad_files_recorded_as_failed(model, small_root_bytes, tmp_path: Path):
     failed = {Path(f.file).name: f for f in report.failed if not f.name}
     assert "check the path" in failed["missing.root"].error
     assert "instead of the directory" in failed["folder.root"].error
-    for name in ("truncated.root", "corrupted.root", "notes.root"):
+    for name in ("truncated.root", "corrupted.root"):
         assert "not a ROOT file, or it is truncated or corrupted" in failed[name].error
+    assert "the file is text, not a ROOT file" in failed["notes.root"].error
 
     good_z = {r.name: r.prediction.z for r in report.results if r.file == str(good)}
     half_z = {r.name: r.prediction.z for r in report.results if r.file == str(half)}

@@ -464,8 +464,38 @@ def test_unreadable_file_gets_permission_advice(tmp_path: Path):
 def test_file_advice_without_errno_means_damaged(tmp_path: Path):
     from bumpnet_root.scan import _file_advice
 
-    path = tmp_path / "text.root"
-    path.write_text("not a ROOT file")
+    path = tmp_path / "binary.root"
+    path.write_bytes(b"XXXX\x00\x01\x02" * 10)
     advice = _file_advice(OSError("Failed to open file"), str(path))
-    assert "not a ROOT file" in advice
+    assert "not a ROOT file, or it is truncated or corrupted" in advice
     assert _file_advice(PermissionError(13, "denied"), str(path)).startswith("make")
+
+
+def test_file_advice_for_a_csv_file_points_to_csv_input(tmp_path: Path):
+    from bumpnet_root.scan import _file_advice
+
+    path = tmp_path / "spectrum.csv"
+    path.write_text("low_edge,high_edge,count\n0,1,10\n1,2,8\n")
+    advice = _file_advice(OSError("Failed to open file"), str(path))
+    assert advice.startswith("the file is text, not a ROOT file")
+    assert "read_csv_histogram" in advice
+
+
+def test_key_name_with_slash_is_read(model: BumpNet, tmp_path: Path):
+    ROOT = import_root()
+    path = tmp_path / "slash.root"
+    handle = ROOT.TFile(str(path), "RECREATE")
+    falling = ROOT.TH1D("falling", "falling", 60, 0.0, 60.0)
+    for index in range(60):
+        falling.SetBinContent(index + 1, float(int(2000 * np.exp(-index / 12))))
+    handle.WriteTObject(falling, "mass/ee")
+    handle.mkdir("sub").WriteTObject(falling, "mass/mm")
+    handle.WriteTObject(falling, "plain")
+    handle.Close()
+    report = scan_files([path], model)
+    assert not report.failed
+    names = sorted(result.name for result in report.results)
+    assert names == ["mass/ee", "plain", "sub/mass/mm"]
+    z = {result.name: result.prediction.z for result in report.results}
+    np.testing.assert_array_equal(z["mass/ee"], z["plain"])
+    np.testing.assert_array_equal(z["sub/mass/mm"], z["plain"])
