@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 CACHE_ENV = "BUMPNET_CACHE_DIR"
 DEFAULT_TOYS = 1000
+# Below this many toys per binning a warning says the correction is rough.
+FEW_TOYS = 100
 # Changing how toys are drawn or scanned must change this, so that old cache
 # files are not reused.
 METHOD_VERSION = 1
@@ -85,6 +87,19 @@ def cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "bumpnet-root" / "lee"
+
+
+def warn_if_few_toys(toys: int) -> None:
+    """Log a warning when ``toys`` per binning is too few for a usable correction."""
+    if 0 < toys < FEW_TOYS:
+        logger.warning(
+            "the look-elsewhere correction uses %d background-only toys per "
+            "binning; with fewer than %d its global significances and expected "
+            "false candidates are rough, use %d or more",
+            toys,
+            FEW_TOYS,
+            DEFAULT_TOYS,
+        )
 
 
 def normalised_edges(edges: np.ndarray) -> np.ndarray:
@@ -312,7 +327,7 @@ def _save(calibration: LeeCalibration, path: Path) -> None:
             temporary.unlink()
 
 
-def _load(path: Path, key: str) -> LeeCalibration | None:
+def _load(path: Path, key: str, warn: bool = True) -> LeeCalibration | None:
     try:
         with np.load(path) as data:
             return LeeCalibration(
@@ -326,6 +341,8 @@ def _load(path: Path, key: str) -> LeeCalibration | None:
     except FileNotFoundError:
         return None
     except (OSError, KeyError, ValueError) as error:
+        if not warn:
+            return None
         logger.warning(
             "ignoring the damaged look-elsewhere cache file %s (%s); it is "
             "computed again",
@@ -439,7 +456,9 @@ class LeeCalibrator:
                 )
             except BlockingIOError:
                 return None
-            found = _load(path, key)
+            # Checked again under the lock; a damaged file was reported by the
+            # first read.
+            found = _load(path, key, warn=False)
             if found is not None:
                 self.stats["disk"] += 1
                 return found

@@ -269,7 +269,26 @@ def scan_chunk(task: ChunkTask, settings: ScanSettings) -> ChunkOutput:
     return output
 
 
-def _initialise_worker(settings: ScanSettings) -> None:
+def _parent_logging() -> tuple[int, str | None]:
+    """Return the package's log level and the format of the root handler, if any."""
+    level = logging.getLogger("bumpnet_root").getEffectiveLevel()
+    handlers = logging.getLogger().handlers
+    formatter = handlers[0].formatter if handlers else None
+    return level, (formatter._fmt if formatter is not None else None)
+
+
+def _initialise_worker(
+    settings: ScanSettings,
+    log_level: int = logging.WARNING,
+    log_format: str | None = None,
+) -> None:
+    # A spawned process starts without logging handlers; give it the parent's
+    # level and format so its lines read like the parent's on stderr.
+    if log_format is not None:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(log_format))
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("bumpnet_root").setLevel(log_level)
     set_torch_threads(settings.threads)
     load_model_cached(settings.model_path)
 
@@ -356,7 +375,7 @@ def _run_processes(
         max_workers=jobs,
         mp_context=context,
         initializer=_initialise_worker,
-        initargs=(settings,),
+        initargs=(settings, *_parent_logging()),
     )
     try:
         yield from _run_ordered(
@@ -462,6 +481,9 @@ def scan_files_fast(
             raise ValueError(f"{name} must be at least {minimum}, got {value}")
     if keep_results is not None and keep_results < 0:
         raise ValueError(f"keep_results must be at least 0, got {keep_results}")
+    from .lee import warn_if_few_toys
+
+    warn_if_few_toys(lee_toys)
     started = time.perf_counter()
     settings = ScanSettings(
         model_path=str(Path(model_path).resolve()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from histogram_files import write_spectra_file
 
 from bumpnet_root.api import BumpNet
 from bumpnet_root.lee import (
+    FEW_TOYS,
     LeeCalibration,
     LeeCalibrator,
     calibration_key,
@@ -21,6 +23,7 @@ from bumpnet_root.lee import (
     scan_wide_p,
     z_from_p,
 )
+from bumpnet_root.parallel import scan_files_fast
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TOYS = 80
@@ -64,13 +67,16 @@ def test_equal_width_binnings_share_a_calibration():
     assert calibration_key("model-a", widening, TOYS) != key
 
 
-def test_damaged_cache_file_is_computed_again(model, tmp_path):
+def test_damaged_cache_file_is_computed_again(model, tmp_path, caplog):
     edges = np.linspace(0.0, 300.0, 31)
     key = calibration_key("model-c", edges, 20)
     (tmp_path / f"{key}.npz").write_bytes(b"not an npz file")
     calibrator = LeeCalibrator(model, "model-c", 20, tmp_path)
-    calibrator.calibration(edges)
+    with caplog.at_level(logging.WARNING, logger="bumpnet_root.lee"):
+        calibrator.calibration(edges)
     assert calibrator.stats["computed"] == 1
+    damaged = [r for r in caplog.records if "damaged look-elsewhere" in r.message]
+    assert len(damaged) == 1
     again = LeeCalibrator(model, "model-c", 20, tmp_path)
     again.calibration(edges)
     assert again.stats["disk"] == 1
@@ -227,3 +233,13 @@ def test_prepare_skips_binning_locked_elsewhere(model, tmp_path):
     assert not worker.is_alive()
     assert (tmp_path / f"{locked_key}.npz").is_file()
     assert calibrator.stats["computed"] == 2
+
+
+def test_few_toys_are_warned_about(caplog, model_path, tmp_path):
+    with caplog.at_level(logging.WARNING, logger="bumpnet_root.lee"):
+        scan_files_fast([], model_path, lee_toys=5, lee_cache_dir=tmp_path)
+        scan_files_fast([], model_path, lee_toys=FEW_TOYS, lee_cache_dir=tmp_path)
+        scan_files_fast([], model_path, lee_toys=0)
+    rough = [r.message for r in caplog.records if "rough" in r.message]
+    assert len(rough) == 1
+    assert "uses 5 background-only toys" in rough[0]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import uproot
+from cli_helpers import run_cli
 from histogram_files import write_spectra_file
 
 from bumpnet_root.parallel import scan_files_fast
@@ -141,3 +143,28 @@ def test_keep_results_bounds_arrays(serial, input_files, model_path, lee_cache):
 def test_invalid_jobs_rejected(input_files, model_path):
     with pytest.raises(ValueError, match="jobs must be at least 1"):
         scan_files_fast(input_files, model_path, jobs=0)
+
+
+def test_worker_log_lines_equal_serial(tmp_path: Path):
+    edges = np.arange(61.0)
+    falling = np.floor(2000.0 * np.exp(-edges[:-1] / 12.0))
+    broken = falling.copy()
+    broken[5] = np.nan
+    path = tmp_path / "mixed.root"
+    with uproot.recreate(path) as handle:
+        handle["good"] = (falling, edges)
+        handle["short"] = (falling[:5], edges[:6])
+        handle["broken"] = (broken, edges)
+    logs = {}
+    for jobs in ("1", "2"):
+        done = run_cli(
+            "scan", path, "--out", tmp_path / jobs, "--jobs", jobs, "--no-lee"
+        )
+        assert done.returncode == 0, done.stderr
+        logs[jobs] = sorted(
+            line
+            for line in done.stderr.splitlines()
+            if line.startswith(("INFO: skipped", "ERROR:"))
+        )
+    assert len(logs["1"]) == 2, logs
+    assert logs["2"] == logs["1"]
