@@ -157,6 +157,28 @@ def test_cms_dijet_fit_converges():
     assert fit.parameters["n_background"] == pytest.approx(fit.counts.sum(), rel=1e-4)
 
 
+def test_fit_quality_flags_a_spectrum_the_function_misses():
+    edges = np.linspace(100.0, 400.0, 61)
+    center = 0.5 * (edges[1:] + edges[:-1])
+    expected = 5e4 * np.exp(-center / 50.0)
+    rng = np.random.default_rng(3)
+    good = fit_background(
+        Hist1D(edges, rng.poisson(expected).astype(float), name="falling"),
+        families=("expo_poly",),
+    )
+    assert good.ndf > 0 and not good.poor
+    assert good.p_value > 1e-3
+    # A step up by half at 250, as where a second selection sets in.
+    step = expected * np.where(center > 250.0, 1.5, 1.0)
+    bad = fit_background(
+        Hist1D(edges, rng.poisson(step).astype(float), name="step"),
+        families=("expo_poly",),
+    )
+    assert bad.poor, (bad.deviance, bad.ndf)
+    assert bad.to_dict()["poor"] is True
+    assert bad.to_dict()["p_value"] == pytest.approx(bad.p_value)
+
+
 def test_ftest_adds_parameters_when_data_need_them():
     """A dijet3 truth with 10^6 entries and an ln x term needs dijet4 or more."""
     edges = np.linspace(1000.0, 4000.0, 61)

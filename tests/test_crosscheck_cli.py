@@ -111,12 +111,14 @@ def test_crosscheck_prints_table(crosscheck_run):
     lines = completed.stdout.splitlines()
     header = next(line for line in lines if line.startswith("histogram"))
     assert header.split()[:4] == ["histogram", "Z_max", "BumpNet", "mass"]
-    assert header.endswith("fit status")
+    assert header.endswith("fit status   deviance/ndf")
     for name in SPECTRA:
         row = next(line for line in lines if f":{name} " in line)
-        assert row.endswith("(ok)")
+        _, deviance = row.split("(ok)")
+        dev, ndf = deviance.split()[0].split("/")
+        assert float(dev) > 0 and int(ndf) > 0
     failed_row = next(line for line in lines if f":{PATHOLOGICAL} " in line)
-    assert failed_row.endswith("-1 (failed)")
+    assert failed_row.endswith("-1 (failed)  -")
 
 
 def test_crosscheck_roofit_silent(crosscheck_run):

@@ -29,21 +29,34 @@ def format_table(checks: Sequence[HistogramCrossCheck]) -> list[str]:
     function_width = max(len("function"), *(len(name) for name in functions))
     lines = [
         f"{'histogram':<{width}}  {'Z_max BumpNet':>13}  {'mass':>10}  "
-        f"{'Z_max LR':>8}  {'mass':>10}  {'function':<{function_width}}  fit status"
+        f"{'Z_max LR':>8}  {'mass':>10}  {'function':<{function_width}}  "
+        f"{'fit status':<11}  deviance/ndf"
     ]
     for check, label, function in zip(checks, labels, functions):
         result = check.result
-        status = "ok" if result.ok else "failed"
+        status = f"{result.fit_status} ({'ok' if result.ok else 'failed'})"
+        fit = result.background_fit
+        quality = "-" if fit is None else f"{fit.deviance:.1f}/{fit.ndf}"
+        if fit is not None and fit.poor:
+            quality += " poor"
         lines.append(
             f"{label:<{width}}  {check.scan.z_max:>13.2f}  "
             f"{check.scan.mass_at_z_max:>10.4g}  "
             f"{_number(result.z_lr_max, '.2f'):>8}  "
             f"{_number(result.mass_at_z_lr_max, '.4g'):>10}  "
-            f"{function:<{function_width}}  {result.fit_status} ({status})"
+            f"{function:<{function_width}}  {status:<11}  {quality}"
         )
     for check, label in zip(checks, labels):
         if check.result.error is not None:
             lines.append(f"fit of {label} failed: {check.result.error}")
+        fit = check.result.background_fit
+        if fit is not None and fit.poor:
+            lines.append(
+                f"background fit of {label} is poor (deviance {fit.deviance:.1f} "
+                f"for {fit.ndf} degrees of freedom, p = {fit.p_value:.2g}): "
+                f"{fit.function} does not describe the spectrum, so its Z_LR is "
+                "not reliable; try other --families"
+            )
     return lines
 
 

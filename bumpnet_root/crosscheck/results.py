@@ -11,9 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import chi2 as chi2_distribution
 
 # Minuit2 status recorded for a mass point or histogram whose fit never ran.
 STATUS_NOT_RUN = -1
+
+# Goodness of fit below which a background fit is reported as poor.
+POOR_FIT_P_VALUE = 1e-3
 
 
 def frozen_array(values: Any, dtype: type = np.float64) -> np.ndarray:
@@ -84,7 +88,10 @@ class BackgroundFit:
     constant (one Bernstein coefficient). ``parameter_errors`` come from
     Minuit2 Hesse when ``hesse_status`` is 0, else from Migrad (-1: Hesse did
     not run). ``chi2`` is Pearson's sum (n - nu)^2 / nu and ``ndf`` = bins -
-    fitted parameters.
+    fitted parameters. ``p_value`` is the chi2 probability of the deviance for
+    ``ndf`` degrees of freedom (approximate for bins with few entries); a fit
+    with ``p_value`` below :data:`POOR_FIT_P_VALUE` is ``poor``: the function
+    does not describe the spectrum, and Z_LR computed with it is not reliable.
     """
 
     name: str
@@ -114,6 +121,16 @@ class BackgroundFit:
     @property
     def converged(self) -> bool:
         return self.fit_status in (0, 1)
+
+    @property
+    def p_value(self) -> float:
+        if self.ndf <= 0 or not math.isfinite(self.deviance):
+            return math.nan
+        return float(chi2_distribution.sf(self.deviance, self.ndf))
+
+    @property
+    def poor(self) -> bool:
+        return bool(self.p_value < POOR_FIT_P_VALUE)
 
     @property
     def parameters(self) -> dict[str, float]:
@@ -153,6 +170,8 @@ class BackgroundFit:
             "deviance": json_float(self.deviance),
             "chi2": json_float(self.chi2),
             "ndf": self.ndf,
+            "p_value": json_float(self.p_value),
+            "poor": self.poor,
             "selection": self.selection,
             "sqrt_s": json_float(self.sqrt_s),
             "candidates": [candidate.to_dict() for candidate in self.candidates],
