@@ -274,6 +274,18 @@ def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_run_scan)
 
 
+# Candidates this close to either end of the scanned range get EDGE_NOTE.
+EDGE_BINS = 2
+EDGE_NOTE = (
+    "at the edge of the scanned range, where the background estimate has "
+    "bins on one side only; check it with bumpnet crosscheck"
+)
+
+
+def _at_edge(bin_index: int, start: int, stop: int) -> bool:
+    return bin_index < start + EDGE_BINS or bin_index >= stop - EDGE_BINS
+
+
 def _format_table(report, threshold: float, max_rows: int) -> list[str]:
     """Return the lines of the ranked candidate table.
 
@@ -296,8 +308,12 @@ def _format_table(report, threshold: float, max_rows: int) -> list[str]:
     for rank, ((result, candidate), label) in enumerate(zip(shown, labels), start=1):
         low, high = result.scan_range
         scanned = f"{low:.4g} to {high:.4g}"
-        if result.notes:
-            scanned += ": " + "; ".join(result.notes)
+        notes = list(result.notes)
+        domain = result.prediction.domain
+        if domain is not None and _at_edge(candidate.bin, domain.start, domain.stop):
+            notes.append(EDGE_NOTE)
+        if notes:
+            scanned += ": " + "; ".join(notes)
         z_global = "-" if candidate.z_global is None else f"{candidate.z_global:.2f}"
         lines.append(
             f"{rank:>4}  {candidate.z:>7.2f}  {z_global:>8}  {candidate.mass:>10.4g}  "

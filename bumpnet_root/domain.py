@@ -29,6 +29,8 @@ from .histogram import Hist1D
 
 MIN_SCAN_BINS = 10
 SMOOTHING_BINS = 5
+# The training histograms have at least this many bins; shorter scans get a note.
+SHORT_SCAN_BINS = 30
 # The largest expected count per bin in the training spectra
 # (SyntheticConfig.log10_peak reaches 10^6). Near and above it the network's
 # background is biased and background-only spectra get Z > 3 far more often than
@@ -154,6 +156,12 @@ def _decide_domain(
             stop,
             f"only {stop - start} bins from the maximum at {h.edges[start]:g} on; "
             f"a scan needs at least {MIN_SCAN_BINS}",
+        )
+    if stop - start < SHORT_SCAN_BINS:
+        notes.append(
+            f"only {stop - start} bins scanned; below {SHORT_SCAN_BINS} the "
+            "background estimate is less certain and background alone gives "
+            "high Z more often"
         )
     part = smooth[start:stop]
     quarter = max(1, part.size // 4)

@@ -1180,3 +1180,37 @@ def test_crosscheck_one_bin_rejected():
 
     with pytest.raises(InvalidHistogramError, match="more bins than parameters"):
         crosscheck(Hist1D(np.array([100.0, 110.0]), np.array([50.0]), name="one"))
+
+
+def test_short_scan_gets_a_note():
+    edges = np.arange(25.0)
+    counts = np.floor(5000.0 * np.exp(-edges[:-1] / 6.0))
+    domain = scan_domain(Hist1D(edges, counts, name="short"))
+    assert domain.skip_reason is None
+    assert any("only 24 bins scanned" in note for note in domain.notes)
+    longer = np.arange(61.0)
+    falling = np.floor(5000.0 * np.exp(-longer[:-1] / 12.0))
+    assert scan_domain(Hist1D(longer, falling, name="long")).notes == ()
+
+
+def test_table_marks_candidates_at_the_edge(model: BumpNet, tmp_path: Path):
+    edges = np.arange(61.0)
+    expected = 5000.0 * np.exp(-edges[:-1] / 12.0)
+    counts = np.random.default_rng(5).poisson(expected).astype(float)
+    inside, last = counts.copy(), counts.copy()
+    inside[30] += 8.0 * np.sqrt(expected[30])
+    last[58] += 8.0 * np.sqrt(expected[58])
+    path = tmp_path / "edge.root"
+    with uproot.recreate(path) as handle:
+        handle["inside"] = (inside, edges)
+        handle["last"] = (last, edges)
+    lines = _format_table(scan_files([path], model), 3.0, 0)
+    rows = {
+        name: [line for line in lines if f":{name} " in line]
+        for name in ("inside", "last")
+    }
+    at_30 = [line for line in rows["inside"] if " 30.5 " in line]
+    at_58 = [line for line in rows["last"] if " 58.5 " in line]
+    assert at_30 and at_58, lines
+    assert "edge of the scanned range" not in at_30[0]
+    assert "edge of the scanned range" in at_58[0]
