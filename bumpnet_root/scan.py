@@ -360,9 +360,9 @@ def _read_file(
 def read_key(root_file: Any, name: str, cycle: int) -> Any:
     """Return the object stored under ``name;cycle`` in an open uproot file.
 
-    ``TFile::WriteTObject(h, "a/b")`` stores a key whose name contains "/",
-    which uproot's item access reads as a directory path; such a name is
-    looked up as a key name in each directory the path allows.
+    ``TFile::WriteTObject(h, "a/b")`` stores a key whose name contains "/".
+    uproot's item access reads such a name as a directory path, so it is
+    looked up as a key name in each directory that the path allows.
     """
     try:
         return root_file[f"{name};{cycle}"]
