@@ -236,11 +236,12 @@ class BumpNet:
         """Evaluate many histograms; return a Prediction or the error for each.
 
         With ``strict`` the first error is raised instead. The network reads
-        each histogram from the start of its scanned range to its last bin
-        (trailing empty bins included, which tell it that the background is
-        low there), and Z is kept inside the scanned range. Histograms are
-        grouped by the number of bins read, so those with one binning run as
-        one batch through the network. ``domains``, one per histogram, replaces
+        only the scanned range of each histogram: empty bins after the last
+        filled one are left out, because a spectrum cut off by a selection
+        inside the axis range ends in a step to zero, which the network would
+        read as a falling background and report the bins before it as an
+        excess. Histograms are grouped by the number of scanned bins and run
+        through the network in batches. ``domains``, one per histogram, replaces
         the ranges that ``domain`` would compute (a caller that has already
         called scan_domain passes its results).
         """
@@ -276,7 +277,7 @@ class BumpNet:
                     raise
                 results[position] = error
                 continue
-            groups[h.n_bins - checked.start].append((position, h, checked))
+            groups[checked.stop - checked.start].append((position, h, checked))
         for size, members in groups.items():
             for first in range(0, len(members), batch_size):
                 chunk = members[first : first + batch_size]
@@ -292,17 +293,16 @@ class BumpNet:
         counts = np.empty((len(chunk), size))
         edges = np.empty((len(chunk), size + 1))
         for row, (_, h, checked) in enumerate(chunk):
-            counts[row] = h.counts[checked.start :]
-            edges[row] = h.edges[checked.start :]
+            counts[row] = h.counts[checked.start : checked.stop]
+            edges[row] = h.edges[checked.start : checked.stop + 1]
         # Same Z and background as self.module(counts, edges), several times
         # faster; see bumpnet_root.inference.
         z_array, background_array = evaluate_arrays(self.module, counts, edges)
         for row, (position, h, checked) in enumerate(chunk):
             full_z = np.zeros(h.n_bins)
             full_b = np.full(h.n_bins, np.nan)
-            scanned = slice(0, checked.stop - checked.start)
-            full_z[checked.start : checked.stop] = z_array[row, scanned]
-            full_b[checked.start : checked.stop] = background_array[row, scanned]
+            full_z[checked.start : checked.stop] = z_array[row]
+            full_b[checked.start : checked.stop] = background_array[row]
             results[position] = Prediction(
                 histogram=h,
                 z=full_z,

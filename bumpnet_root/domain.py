@@ -142,7 +142,7 @@ def _decide_domain(
     if smooth is None:
         smooth = running_median(h.counts / h.widths, min(window, n_bins))
     start = int(np.argmax(smooth))
-    # Z is reported up to the last non-empty bin. The network still reads the
+    # The scan stops at the last non-empty bin; the network does not read the
     # empty bins after it (see BumpNet.evaluate).
     nonzero = np.nonzero(h.counts > 0)[0]
     stop = int(nonzero[-1]) + 1 if nonzero.size else n_bins

@@ -175,3 +175,18 @@ def test_evaluate_rejects_bare_counts_edges_pair():
         net.evaluate((counts, edges))
     assert len(net.evaluate([(counts, edges)])) == 1
     assert len(net.evaluate(((counts, edges), (counts, edges)))) == 2
+
+
+def test_empty_bins_after_a_cutoff_do_not_change_z():
+    from bumpnet_root.api import BumpNet
+
+    net = BumpNet.load()
+    rng = np.random.default_rng(8)
+    filled = rng.poisson(20000.0 * np.exp(-np.arange(25) / 15.0)).astype(float)
+    edges = np.arange(61.0)
+    cut = np.concatenate([filled, np.zeros(35)])
+    with_zeros = net.evaluate([(cut, edges)])[0]
+    trimmed = net.evaluate([(filled, edges[:26])])[0]
+    assert (with_zeros.domain.start, with_zeros.domain.stop) == (0, 25)
+    np.testing.assert_allclose(with_zeros.z[:25], trimmed.z, rtol=0, atol=1e-9)
+    assert np.all(with_zeros.z[25:] == 0.0)
