@@ -328,9 +328,17 @@ def _save(calibration: LeeCalibration, path: Path) -> None:
 
 
 def _load(path: Path, key: str, warn: bool = True) -> LeeCalibration | None:
+    """Return the calibration stored at ``path``, or None when there is none.
+
+    A file that cannot be read as a calibration (truncated, overwritten,
+    arrays of the wrong shape) is reported with ``warn`` and treated as
+    missing, so that the calibration is computed again and the file replaced.
+    """
     try:
-        with np.load(path) as data:
-            return LeeCalibration(
+        # np.load leaves its own file handle open when the zip archive is
+        # damaged, so the file is opened here.
+        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as data:
+            calibration = LeeCalibration(
                 key=key,
                 levels=data["levels"],
                 z_max=data["z_max"],
@@ -338,18 +346,40 @@ def _load(path: Path, key: str, warn: bool = True) -> LeeCalibration | None:
                 candidate_z=data["candidate_z"],
                 candidate_toy=data["candidate_toy"],
             )
-    except FileNotFoundError:
+        problem = _calibration_problem(calibration)
+    except (FileNotFoundError, NotADirectoryError):
+        # A missing file, or a cache path that is not a directory, which
+        # _compute_locked reports.
         return None
-    except (OSError, KeyError, ValueError) as error:
-        if not warn:
-            return None
+    except Exception as error:
+        problem = f"not a readable calibration file ({type(error).__name__})"
+    if problem is None:
+        return calibration
+    if warn:
         logger.warning(
             "ignoring the damaged look-elsewhere cache file %s (%s); it is "
             "computed again",
             path,
-            error,
+            problem,
         )
-        return None
+    return None
+
+
+def _calibration_problem(calibration: LeeCalibration) -> str | None:
+    """Return what makes a loaded calibration unusable, or None."""
+    levels, z_max = calibration.levels, calibration.z_max
+    if z_max.ndim != 1 or z_max.size == 0:
+        return f"toy maxima of shape {z_max.shape}"
+    if levels.shape != z_max.shape or calibration.upcrossings.shape != z_max.shape:
+        return (
+            f"{levels.size} count levels and {calibration.upcrossings.size} "
+            f"upcrossing counts for {z_max.size} toys"
+        )
+    if calibration.candidate_z.shape != calibration.candidate_toy.shape:
+        return "candidate arrays differ in shape"
+    if not (np.all(np.isfinite(levels)) and np.all(np.isfinite(z_max))):
+        return "values that are not finite"
+    return None
 
 
 class LeeCalibrator:

@@ -82,6 +82,60 @@ def test_damaged_cache_file_is_computed_again(model, tmp_path, caplog):
     assert again.stats["disk"] == 1
 
 
+def _empty_arrays(valid: bytes, path: Path) -> None:
+    path.write_bytes(valid)
+    with np.load(path) as data:
+        arrays = {name: data[name][:0] for name in data.files}
+    with open(path, "wb") as stream:
+        np.savez(stream, **arrays)
+
+
+def _flipped(valid: bytes, path: Path) -> None:
+    damaged = bytearray(valid)
+    damaged[len(damaged) // 2] ^= 0xFF
+    damaged[len(damaged) // 2 + 1] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda valid, path: path.write_bytes(b""),
+        lambda valid, path: path.write_bytes(valid[: len(valid) // 2]),
+        lambda valid, path: path.write_bytes(bytes(range(256)) * 4),
+        _flipped,
+        _empty_arrays,
+    ],
+    ids=["empty", "truncated", "random", "flipped", "empty-arrays"],
+)
+def test_any_damaged_cache_file_is_reported_once(model, tmp_path, caplog, damage):
+    edges = np.linspace(0.0, 300.0, 31)
+    path = tmp_path / f"{calibration_key('model-e', edges, 20)}.npz"
+    first = LeeCalibrator(model, "model-e", 20, tmp_path).calibration(edges)
+    valid = path.read_bytes()
+    damage(valid, path)
+    calibrator = LeeCalibrator(model, "model-e", 20, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="bumpnet_root.lee"):
+        again = calibrator.calibration(edges)
+    assert calibrator.stats["computed"] == 1
+    damaged = [r.message for r in caplog.records if "damaged" in r.message]
+    assert len(damaged) == 1, damaged
+    assert "allow_pickle" not in damaged[0]
+    np.testing.assert_array_equal(again.z_max, first.z_max)
+    assert path.read_bytes() == valid
+
+
+def test_cache_path_that_is_a_file(model, tmp_path, caplog):
+    not_a_directory = tmp_path / "afile"
+    not_a_directory.write_text("x")
+    calibrator = LeeCalibrator(model, "model-f", 20, not_a_directory)
+    with caplog.at_level(logging.WARNING, logger="bumpnet_root.lee"):
+        calibrator.calibration(np.linspace(0.0, 300.0, 31))
+    messages = [r.message for r in caplog.records]
+    assert not any("damaged" in message for message in messages), messages
+    assert any("cannot use the look-elsewhere cache directory" in m for m in messages)
+
+
 def test_calibration_scans_background_only_toys(calibration):
     assert calibration.toys > 0.9 * TOYS
     assert np.all(np.isfinite(calibration.z_max))
