@@ -14,7 +14,7 @@ import logging
 import math
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -226,14 +226,37 @@ def write_significance_root(
     objects, such as the RooFit cross-check's TH1Ds.
     """
 
+    extra_histograms = extra_histograms or {}
+    keys = writable_keys([r.key for r in report.results] + list(extra_histograms))
+
     def write(temporary: Path) -> None:
         with uproot.recreate(temporary) as root_file:
             for result in report.results:
-                root_file[result.key] = significance_th1d(result)
-            for key, histogram in (extra_histograms or {}).items():
-                root_file[key] = histogram
+                root_file[keys[result.key]] = significance_th1d(result)
+            for key, histogram in extra_histograms.items():
+                root_file[keys[key]] = histogram
 
     return atomic_write(path, write)
+
+
+def writable_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Map each key to a path under which it can be written into one ROOT file.
+
+    A key whose directory path is taken by another object (a histogram "a"
+    and a key "a/b") gets its "/" replaced by "__", because the directory
+    cannot be created; the other keys stay as they are.
+    """
+    objects = set(keys)
+    return {key: writable_key(key, objects) for key in keys}
+
+
+def writable_key(key: str, objects: set[str]) -> str:
+    """Return ``key``, or its flat form when a directory it needs is in ``objects``."""
+    parts = key.split("/")
+    parents = ("/".join(parts[:end]) for end in range(1, len(parts)))
+    if any(parent in objects for parent in parents):
+        return key.replace("/", "__")
+    return key
 
 
 def write_outputs(
@@ -257,8 +280,13 @@ def write_outputs(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     extra_fields = extra_fields or {}
+    keys = writable_keys([r.key for r in report.results] + list(extra_histograms or {}))
     summary = [
-        {**result_to_dict(result), **extra_fields.get(result.key, {})}
+        {
+            **result_to_dict(result),
+            **extra_fields.get(result.key, {}),
+            "key": keys[result.key],
+        }
         for result in report.results
     ]
     # summary.json comes last: when the process is killed between two writes,

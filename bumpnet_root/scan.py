@@ -357,6 +357,15 @@ def _read_file(
     return loaded
 
 
+def output_key(prefix: str, name: str) -> str:
+    """Return the path of a histogram's Z in ``significance.root``.
+
+    Empty path parts, from key names such as "a//b" or "/a", are dropped,
+    because ROOT cannot create a directory without a name.
+    """
+    return "/".join(part for part in f"{prefix}/{name}".split("/") if part)
+
+
 def read_key(root_file: Any, name: str, cycle: int) -> Any:
     """Return the object stored under ``name;cycle`` in an open uproot file.
 
@@ -585,7 +594,7 @@ def _scan_loaded(
             candidates = find_candidates(
                 prediction.z, item.histogram.centers, threshold
             )
-            key = f"{prefix}/{item.name}" if prefix else item.name
+            key = output_key(prefix, item.name)
             report.results.append(
                 ScanResult(
                     file=path,

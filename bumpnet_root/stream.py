@@ -19,6 +19,7 @@ uproot; without compression PyROOT took 0.25 ms for a file twice as large
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -42,6 +43,7 @@ from .io import (
     report_to_dict,
     result_to_dict,
     significance_th1d,
+    writable_key,
 )
 from .scan import ScanReport, ScanResult
 
@@ -134,8 +136,7 @@ class _PyRootWriter:
         histogram = result.histogram
         z = np.nan_to_num(result.prediction.z, nan=0.0, posinf=0.0, neginf=0.0)
         centers = np.ascontiguousarray(histogram.centers, dtype=np.float64)
-        name = result.name.rsplit("/", 1)[-1]
-        directory_name, _, _ = result.key.rpartition("/")
+        directory_name, _, name = result.key.rpartition("/")
         # Edges near the float64 maximum make the x moments inf, which ROOT
         # accepts.
         self._write_z(
@@ -225,6 +226,7 @@ class StreamingOutputs:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.count = 0
+        self._objects: set[str] = set()
         self._summary_path = _temporary_path(self.out_dir / SUMMARY_JSON)
         self._root_path = _temporary_path(self.out_dir / SIGNIFICANCE_ROOT)
         self._summary = open(self._summary_path, "w", encoding="utf-8")
@@ -240,6 +242,22 @@ class StreamingOutputs:
         self, result: ScanResult, extra_fields: Mapping[str, Any] | None = None
     ) -> None:
         """Append one result to ``summary.json`` and ``significance.root``."""
+        # A key "a/b" after a histogram "a" needs a directory "a" that cannot
+        # exist; such a result is written under "a__b" (see writable_keys).
+        key = writable_key(result.key, self._objects)
+        if key != result.key:
+            logger.warning(
+                "the Z histogram of %s:%s cannot be written as %r, because "
+                "another histogram has the name of its directory; it is "
+                "written as %r",
+                result.file,
+                result.name,
+                result.key,
+                key,
+            )
+            result = dataclasses.replace(result, key=key)
+        self._root.write(result)
+        self._objects.add(key)
         entry = result_to_dict(result)
         if extra_fields:
             entry.update(extra_fields)
@@ -247,7 +265,6 @@ class StreamingOutputs:
         # orjson writes NaN as null, as result_to_dict does in Z and background.
         text = orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY).decode()
         self._summary.write(separator + text)
-        self._root.write(result)
         self.count += 1
 
     def publish(

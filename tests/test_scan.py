@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uproot
+from cli_helpers import run_cli
 
 from bumpnet_root._root import import_root
 from bumpnet_root.api import BumpNet
@@ -499,3 +500,30 @@ def test_key_name_with_slash_is_read(model: BumpNet, tmp_path: Path):
     z = {result.name: result.prediction.z for result in report.results}
     np.testing.assert_array_equal(z["mass/ee"], z["plain"])
     np.testing.assert_array_equal(z["sub/mass/mm"], z["plain"])
+
+
+def test_keys_that_clash_with_directories_are_written(model: BumpNet, tmp_path: Path):
+    ROOT = import_root()
+    path = tmp_path / "clash.root"
+    handle = ROOT.TFile(str(path), "RECREATE")
+    falling = ROOT.TH1D("falling", "falling", 60, 0.0, 60.0)
+    for index in range(60):
+        falling.SetBinContent(index + 1, float(int(2000 * np.exp(-index / 12))))
+    handle.WriteTObject(falling, "a")
+    handle.WriteTObject(falling, "a/b")
+    handle.WriteTObject(falling, "c//d")
+    handle.WriteTObject(falling, "/e")
+    handle.Close()
+    out = tmp_path / "out"
+    done = run_cli("scan", path, "--out", out, "--no-lee")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / SUMMARY_JSON).read_text())
+    keys = {entry["name"]: entry["key"] for entry in summary}
+    assert keys == {"a": "a", "a/b": "a__b", "c//d": "c/d", "/e": "e"}
+    with uproot.open(out / SIGNIFICANCE_ROOT) as written:
+        for key in keys.values():
+            assert written[key].values().shape == (60,)
+    report = scan_files([path], model)
+    write_outputs(report, tmp_path / "batch", 3.0, {"path": "test"})
+    batch = json.loads((tmp_path / "batch" / SUMMARY_JSON).read_text())
+    assert {entry["name"]: entry["key"] for entry in batch} == keys
