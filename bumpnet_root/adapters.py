@@ -217,8 +217,14 @@ def read_csv_histogram(path: str | PathLike[str], name: str | None = None) -> Hi
     without its suffix, and the counts are treated as unweighted.
     """
     path = Path(path)
-    with path.open(newline="", encoding="utf-8-sig") as file:
-        rows = list(csv.reader(file))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            rows = list(csv.reader(file))
+    except UnicodeDecodeError as error:
+        raise InvalidHistogramError(
+            f"CSV file {str(path)!r} is not UTF-8 text (byte {error.start}: "
+            f"{error.reason}); save it as UTF-8"
+        ) from error
     label = name or path.stem
     header = tuple(field.strip().lower() for field in rows[0][:3]) if rows else ()
     if header != CSV_HEADER:

@@ -477,8 +477,13 @@ def _text_file_advice(path: str) -> str:
             head = stream.read(512)
     except OSError:
         return ""
-    # A ROOT file starts with "root"; binary files carry NUL bytes early.
-    if not head or head.startswith(b"root") or b"\x00" in head:
+    if not head or head.startswith(b"root"):
+        return ""
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    # Text in an 8-bit encoding has no NUL bytes and is mostly printable
+    # ASCII; random binary data is printable in about a third of its bytes.
+    printable = sum(32 <= byte < 127 or byte in b"\t\n\r" for byte in head)
+    if not utf16 and (b"\x00" in head or printable < 0.9 * len(head)):
         return ""
     return (
         "the file is text, not a ROOT file; read a CSV histogram with "

@@ -878,3 +878,10 @@ def test_import_root_fresh_process(root):
     )
 
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_csv_in_utf16_rejected_with_advice(tmp_path):
+    path = tmp_path / "utf16.csv"
+    path.write_text("low_edge,high_edge,count\n0,1,10\n", encoding="utf-16")
+    with pytest.raises(InvalidHistogramError, match=r"is not UTF-8 text.*save it as"):
+        read_csv_histogram(path)

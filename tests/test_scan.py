@@ -480,6 +480,14 @@ def test_file_advice_for_a_csv_file_points_to_csv_input(tmp_path: Path):
     advice = _file_advice(OSError("Failed to open file"), str(path))
     assert advice.startswith("the file is text, not a ROOT file")
     assert "read_csv_histogram" in advice
+    utf16 = tmp_path / "utf16.root"
+    utf16.write_text("low_edge,high_edge,count\n0,1,10\n", encoding="utf-16")
+    advice = _file_advice(OSError("Failed to open file"), str(utf16))
+    assert advice.startswith("the file is text")
+    no_nul = tmp_path / "no_nul.root"
+    no_nul.write_bytes(bytes(range(1, 256)) * 4)
+    advice = _file_advice(OSError("Failed to open file"), str(no_nul))
+    assert advice.startswith("the file is not a ROOT file")
 
 
 def test_key_name_with_slash_is_read(model: BumpNet, tmp_path: Path):

@@ -53,11 +53,16 @@ def format_table(checks: Sequence[HistogramCrossCheck]) -> list[str]:
         if fit is not None and fit.poor:
             lines.append(
                 f"background fit of {label} is poor (deviance {fit.deviance:.1f} "
-                f"for {fit.ndf} degrees of freedom, p = {fit.p_value:.2g}): "
+                f"for {fit.ndf} degrees of freedom, p {_p_text(fit.p_value)}): "
                 f"{fit.function} does not describe the spectrum, so its Z_LR is "
                 "not reliable; try other --families"
             )
     return lines
+
+
+def _p_text(p_value: float) -> str:
+    """Return "= p" with two digits, or "< 1e-300" where p underflows to 0."""
+    return "< 1e-300" if p_value == 0.0 else f"= {p_value:.2g}"
 
 
 def _number(value: float, spec: str) -> str:
