@@ -11,13 +11,15 @@ bins where Z is insensitive to it; and two terms per histogram on what a scan
 reports: the largest Z of the histogram against the label's largest Z, and Z
 in the bin where the label peaks. Signal bins are a few out of a hundred, so
 without the last two the loss barely notices a network that absorbs part of
-a bump into its background. The per-bin terms weigh the bins next to either
-end of the histogram up (``edge_weight``): the network sees only one side of
-them, and a scan's false maxima gather there.
+a bump into its background.
 
-The number of bins per step is drawn log-uniformly between ``min_bins`` and
-``max_bins``, so short histograms, where one bin moves the estimate most, get
-a larger share of the steps.
+Options that the shipped model does not use (their defaults reproduce it;
+docs/validation.md reports a run with them): ``edge_weight`` weighs the
+per-bin terms of the bins next to either end of the histogram up,
+``log_uniform_bins`` draws the number of bins per step log-uniformly so that
+short histograms get a larger share of the steps, and ``strong_fraction`` and
+``second_signal_fraction`` add strong and second signals to the training data
+(see :class:`bumpnet_root.synthetic.SyntheticConfig`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ _Z_SMOOTHING = 0.05
 class TrainingConfig:
     """Settings of one training run; stored in the model card."""
 
-    steps: int = 24000
+    steps: int = 10000
     batch_size: int = 256
     min_bins: int = 30
     max_bins: int = 150
@@ -65,10 +67,11 @@ class TrainingConfig:
     pull_weight: float = 0.3
     max_weight: float = 1.0
     peak_weight: float = 0.3
-    edge_weight: float = 2.0
-    wide_fraction: float = 0.25
-    strong_fraction: float = 0.1
-    second_signal_fraction: float = 0.2
+    edge_weight: float = 0.0
+    log_uniform_bins: bool = False
+    wide_fraction: float = 0.15
+    strong_fraction: float = 0.0
+    second_signal_fraction: float = 0.0
     channels: int = 32
     seed: int = 20261204
     threads: int = 2
@@ -109,15 +112,19 @@ def training_loss(
     z_pred = likelihood_ratio_z(
         counts, estimate, edges, _TRAINING_REACH, smoothing=_Z_SMOOTHING
     )
-    weight = _edge_weights(counts.shape[1], edge_weight, counts.dtype)
-    loss_z = _weighted_mean(
-        F.smooth_l1_loss(z_pred, z_true, beta=1.0, reduction="none"), weight
-    )
     pull = (estimate - background) / torch.sqrt(background + 1.0)
-    loss_pull = _weighted_mean(
-        F.smooth_l1_loss(pull, torch.zeros_like(pull), beta=1.0, reduction="none"),
-        weight,
-    )
+    if edge_weight > 0.0:
+        weight = _edge_weights(counts.shape[1], edge_weight, counts.dtype)
+        loss_z = _weighted_mean(
+            F.smooth_l1_loss(z_pred, z_true, beta=1.0, reduction="none"), weight
+        )
+        loss_pull = _weighted_mean(
+            F.smooth_l1_loss(pull, torch.zeros_like(pull), beta=1.0, reduction="none"),
+            weight,
+        )
+    else:
+        loss_z = F.smooth_l1_loss(z_pred, z_true, beta=1.0)
+        loss_pull = F.smooth_l1_loss(pull, torch.zeros_like(pull), beta=1.0)
     z_max_true, peak = z_true.max(dim=1)
     loss_max = F.smooth_l1_loss(z_pred.max(dim=1).values, z_max_true, beta=1.0)
     at_peak = z_pred.gather(1, peak[:, None])[:, 0]
@@ -149,7 +156,12 @@ def _weighted_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 def draw_bins(rng: np.random.Generator, config: TrainingConfig) -> int:
-    """Draw the number of bins of one step, log-uniform in [min_bins, max_bins]."""
+    """Draw the number of bins of one step in [min_bins, max_bins].
+
+    Uniform, or log-uniform with ``config.log_uniform_bins``.
+    """
+    if not config.log_uniform_bins:
+        return int(rng.integers(config.min_bins, config.max_bins + 1))
     low, high = math.log(config.min_bins), math.log(config.max_bins + 1)
     return min(int(math.exp(rng.uniform(low, high))), config.max_bins)
 

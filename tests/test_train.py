@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from bumpnet_root.api import BumpNet
@@ -53,3 +54,59 @@ def test_model_card_and_model_load(tmp_path):
     assert net.metadata["training"]["seed"] == TINY.seed
     z = net.predict(([50, 40, 33, 25, 20, 16, 12, 10, 8, 6, 5, 4], range(13)))
     assert z.shape == (12,)
+
+
+def test_training_options_off_by_default_change_data_when_on():
+    import dataclasses
+
+    import numpy as np
+
+    from bumpnet_root.synthetic import SyntheticConfig, generate_batch
+    from bumpnet_root.train import draw_bins, synthetic_config
+
+    default = TrainingConfig()
+    assert synthetic_config(default) == SyntheticConfig()
+    plain = generate_batch(np.random.default_rng(4), 64, 50)
+    same = generate_batch(np.random.default_rng(4), 64, 50, synthetic_config(default))
+    np.testing.assert_array_equal(plain.counts, same.counts)
+
+    strong = SyntheticConfig(signal_fraction=1.0, strong_fraction=1.0)
+    batch = generate_batch(np.random.default_rng(4), 64, 50, strong)
+    assert np.all(batch.z_asimov >= 10.0)
+    second = SyntheticConfig(signal_fraction=0.0, second_signal_fraction=1.0)
+    batch = generate_batch(np.random.default_rng(4), 64, 50, second)
+    assert np.all(batch.signal.sum(axis=1) > 0.0)
+    assert np.all(np.isnan(batch.signal_center))
+
+    log_uniform = dataclasses.replace(default, log_uniform_bins=True)
+    rng = np.random.default_rng(1)
+    drawn = [draw_bins(rng, log_uniform) for _ in range(2000)]
+    assert min(drawn) >= default.min_bins and max(drawn) <= default.max_bins
+    # Log-uniform puts 43 % of the draws below 60 bins, uniform 25 %.
+    assert 0.38 < np.mean(np.array(drawn) < 60) < 0.48
+
+
+def test_edge_weight_raises_the_loss_of_edge_errors():
+    import numpy as np
+
+    from bumpnet_root.model import BumpNetModule
+    from bumpnet_root.synthetic import generate_batch
+    from bumpnet_root.train import _edge_weights, _weighted_mean, training_loss
+
+    batch = generate_batch(np.random.default_rng(2), 16, 40)
+    module = BumpNetModule(channels=8)
+    tensors = [
+        torch.from_numpy(a) for a in (batch.counts, batch.background, batch.edges)
+    ]
+    _, plain = training_loss(module, *tensors, 0.3)
+    _, weighted = training_loss(module, *tensors, 0.3, edge_weight=2.0)
+    assert weighted["loss_pull"] != plain["loss_pull"]
+    weight = _edge_weights(40, 2.0, torch.float64)
+    assert float(weight[0]) == float(weight[-1]) == 3.0
+    assert float(weight[20]) == pytest.approx(1.0, abs=1e-4)
+    values = torch.rand(3, 40, dtype=torch.float64)
+    flat = _edge_weights(40, 0.0, torch.float64)
+    assert float(_weighted_mean(values, flat)) == pytest.approx(float(values.mean()))
+    edge_only = torch.zeros(3, 40, dtype=torch.float64)
+    edge_only[:, 0] = 1.0
+    assert float(_weighted_mean(edge_only, weight)) > float(edge_only.mean())
