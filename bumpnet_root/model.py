@@ -182,6 +182,12 @@ def likelihood_ratio_z(
         # templates once and broadcast them.
         index, weight = template_windows(edges[:1], reach, width)
         index = index.expand(batch, -1, -1)
+    elif batch > 1 and _all_uniform(edges):
+        # Equal-width bins give the same templates at any position and width,
+        # in units of the bin width.
+        unit = torch.arange(edges.shape[1], dtype=edges.dtype, device=edges.device)
+        index, weight = template_windows(unit[None, :], reach, width)
+        index = index.expand(batch, -1, -1)
     else:
         index, weight = template_windows(edges, reach, width)
     n_bins, k = index.shape[1], index.shape[2]
@@ -200,6 +206,13 @@ def likelihood_ratio_z(
     if smoothing > 0.0:
         return torch.sign(mu) * (torch.sqrt(q0 + smoothing) - math.sqrt(smoothing))
     return torch.sign(mu) * torch.sqrt(q0)
+
+
+def _all_uniform(edges: torch.Tensor) -> bool:
+    """Return whether every row of ``edges`` has bins of one width."""
+    widths = edges[:, 1:] - edges[:, :-1]
+    first = widths[:, :1]
+    return bool(((widths - first).abs() <= 1e-9 * first.abs()).all())
 
 
 def _fit_signal_strength(

@@ -121,9 +121,10 @@ def test_fast_scan_matches_scan_files(spectra_file, model, reader):
         assert result.x_title == expected.x_title == "m [GeV]"
         # scan_files batches the whole file and the fast path chunks of 45.
         # The network's float32 background may differ by about 1e-7 relative
-        # between batches of fewer than 16 rows and larger ones.
+        # between batches of fewer than 16 rows and larger ones, which moves Z
+        # by about 1e-7 sqrt(b): 3e-5 at 10^5 events per bin.
         np.testing.assert_allclose(
-            result.prediction.z, expected.prediction.z, rtol=0, atol=1e-5
+            result.prediction.z, expected.prediction.z, rtol=0, atol=1e-4
         )
         assert [c.bin for c in result.candidates] == [
             c.bin for c in expected.candidates
