@@ -309,8 +309,7 @@ def _format_table(report, threshold: float, max_rows: int) -> list[str]:
         low, high = result.scan_range
         scanned = f"{low:.4g} to {high:.4g}"
         notes = list(result.notes)
-        domain = result.prediction.domain
-        if domain is not None and _at_edge(candidate.bin, domain.start, domain.stop):
+        if _at_edge(candidate.bin, *result.scan_bins):
             notes.append(EDGE_NOTE)
         if notes:
             scanned += ": " + "; ".join(notes)

@@ -121,6 +121,7 @@ class ResultSummary:
     z_max: float
     mass_at_z_max: float
     scan_range: tuple[float, float]
+    scan_bins: tuple[int, int]
     out_of_domain: tuple[str, ...] = ()
 
     @classmethod
@@ -136,6 +137,7 @@ class ResultSummary:
             z_max=result.z_max,
             mass_at_z_max=result.mass_at_z_max,
             scan_range=result.scan_range,
+            scan_bins=result.scan_bins,
             out_of_domain=tuple(getattr(result, "out_of_domain", ())),
         )
 

@@ -115,6 +115,12 @@ class ScanResult:
         return float(edges[domain.start]), float(edges[domain.stop])
 
     @property
+    def scan_bins(self) -> tuple[int, int]:
+        """First and one past the last scanned bin."""
+        domain = self.prediction.domain
+        return domain.start, domain.stop
+
+    @property
     def out_of_domain(self) -> tuple[str, ...]:
         """Reasons why the histogram lies outside the training domain, if any.
 
