@@ -236,11 +236,11 @@ class BumpNet:
         """Evaluate many histograms; return a Prediction or the error for each.
 
         With ``strict`` the first error is raised instead. The network reads
-        only the scanned range of each histogram: empty bins after the last
-        filled one are left out, because a spectrum cut off by a selection
-        inside the axis range ends in a step to zero, which the network would
-        read as a falling background and report the bins before it as an
-        excess. Histograms are grouped by the number of scanned bins and run
+        only the scanned range of each histogram, without the empty bins after
+        the last filled one. A spectrum cut off by a selection inside the axis
+        range ends in a step to zero; the network would read the step as a
+        falling background and report the bins before it as an excess.
+        Histograms are grouped by the number of scanned bins and run
         through the network in batches. ``domains``, one per histogram, replaces
         the ranges that ``domain`` would compute (a caller that has already
         called scan_domain passes its results).

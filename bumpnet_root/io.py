@@ -242,9 +242,9 @@ def write_significance_root(
 def writable_keys(keys: Sequence[str]) -> dict[str, str]:
     """Map each key to a path under which it can be written into one ROOT file.
 
-    A key whose directory path is taken by another object (a histogram "a"
-    and a key "a/b") gets its "/" replaced by "__", because the directory
-    cannot be created; the other keys stay as they are.
+    A directory cannot be created where another object has its name (a
+    histogram "a" and a key "a/b"). A key that needs such a directory gets its
+    "/" replaced by "__"; the other keys stay as they are.
     """
     objects = set(keys)
     return {key: writable_key(key, objects) for key in keys}

@@ -378,6 +378,9 @@ def read_key(root_file: Any, name: str, cycle: int) -> Any:
     ``TFile::WriteTObject(h, "a/b")`` stores a key whose name contains "/".
     uproot's item access reads such a name as a directory path, so it is
     looked up as a key name in each directory that the path allows.
+
+    NOTE: a top-level key "a/b" and a key "b" in a directory "a" get the same
+    name here, and the scan reads only one of them without saying so.
     """
     try:
         return root_file[f"{name};{cycle}"]
