@@ -472,7 +472,7 @@ def test_file_advice_without_errno_means_damaged(tmp_path: Path):
     assert _file_advice(PermissionError(13, "denied"), str(path)).startswith("make")
 
 
-def test_file_advice_for_a_csv_file_points_to_csv_input(tmp_path: Path):
+def test_file_advice_for_text_files(tmp_path: Path):
     from bumpnet_root.scan import _file_advice
 
     path = tmp_path / "spectrum.csv"
@@ -490,17 +490,30 @@ def test_file_advice_for_a_csv_file_points_to_csv_input(tmp_path: Path):
     assert advice.startswith("the file is not a ROOT file")
 
 
-def test_key_name_with_slash_is_read(model: BumpNet, tmp_path: Path):
+def _write_falling_under_keys(
+    path: Path, keys: list[str], subdirectory_keys: tuple[str, ...] = ()
+) -> None:
+    """Write one falling 60-bin TH1D under each key name with TFile::WriteTObject.
+
+    ``subdirectory_keys`` go into a directory "sub".
+    """
     ROOT = import_root()
-    path = tmp_path / "slash.root"
     handle = ROOT.TFile(str(path), "RECREATE")
     falling = ROOT.TH1D("falling", "falling", 60, 0.0, 60.0)
     for index in range(60):
         falling.SetBinContent(index + 1, float(int(2000 * np.exp(-index / 12))))
-    handle.WriteTObject(falling, "mass/ee")
-    handle.mkdir("sub").WriteTObject(falling, "mass/mm")
-    handle.WriteTObject(falling, "plain")
+    for key in keys:
+        handle.WriteTObject(falling, key)
+    if subdirectory_keys:
+        subdirectory = handle.mkdir("sub")
+        for key in subdirectory_keys:
+            subdirectory.WriteTObject(falling, key)
     handle.Close()
+
+
+def test_key_name_with_slash_is_read(model: BumpNet, tmp_path: Path):
+    path = tmp_path / "slash.root"
+    _write_falling_under_keys(path, ["mass/ee", "plain"], ("mass/mm",))
     report = scan_files([path], model)
     assert not report.failed
     names = sorted(result.name for result in report.results)
@@ -510,18 +523,9 @@ def test_key_name_with_slash_is_read(model: BumpNet, tmp_path: Path):
     np.testing.assert_array_equal(z["sub/mass/mm"], z["plain"])
 
 
-def test_keys_that_clash_with_directories_are_written(model: BumpNet, tmp_path: Path):
-    ROOT = import_root()
+def test_keys_clashing_with_directories_written(model: BumpNet, tmp_path: Path):
     path = tmp_path / "clash.root"
-    handle = ROOT.TFile(str(path), "RECREATE")
-    falling = ROOT.TH1D("falling", "falling", 60, 0.0, 60.0)
-    for index in range(60):
-        falling.SetBinContent(index + 1, float(int(2000 * np.exp(-index / 12))))
-    handle.WriteTObject(falling, "a")
-    handle.WriteTObject(falling, "a/b")
-    handle.WriteTObject(falling, "c//d")
-    handle.WriteTObject(falling, "/e")
-    handle.Close()
+    _write_falling_under_keys(path, ["a", "a/b", "c//d", "/e"])
     out = tmp_path / "out"
     done = run_cli("scan", path, "--out", out, "--no-lee")
     assert done.returncode == 0, done.stderr
