@@ -238,7 +238,7 @@ class BumpNet:
         With ``strict`` the first error is raised instead. The network reads
         only the scanned range of each histogram, without the empty bins after
         the last filled one. A spectrum cut off by a selection inside the axis
-        range ends in a step to zero; the network would read the step as a
+        range ends in a step to zero. The network would read that step as a
         falling background and report the bins before it as an excess.
         Histograms are grouped by the number of scanned bins and run
         through the network in batches. ``domains``, one per histogram, replaces

@@ -142,8 +142,8 @@ def _decide_domain(
     if smooth is None:
         smooth = running_median(h.counts / h.widths, min(window, n_bins))
     start = int(np.argmax(smooth))
-    # The scan stops at the last non-empty bin; the network does not read the
-    # empty bins after it (see BumpNet.evaluate).
+    # The scan stops at the last non-empty bin, and the network does not read
+    # the empty bins after it (see BumpNet.evaluate).
     nonzero = np.nonzero(h.counts > 0)[0]
     stop = int(nonzero[-1]) + 1 if nonzero.size else n_bins
     stop = max(stop, min(n_bins, start + MIN_SCAN_BINS))

@@ -219,15 +219,18 @@ def write_significance_root(
     report: ScanReport,
     path: str | Path,
     extra_histograms: Mapping[str, Any] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> Path:
     """Write one TH1D of Z per scanned histogram to a ROOT file, atomically.
 
     ``extra_histograms`` maps more paths in the file to uproot-writable
-    objects, such as the RooFit cross-check's TH1Ds.
+    objects, such as the RooFit cross-check's TH1Ds. ``keys`` maps each path
+    to the one written (see :func:`writable_keys`, which computes it when it
+    is None).
     """
-
     extra_histograms = extra_histograms or {}
-    keys = writable_keys([r.key for r in report.results] + list(extra_histograms))
+    if keys is None:
+        keys = writable_keys([r.key for r in report.results] + list(extra_histograms))
 
     def write(temporary: Path) -> None:
         with uproot.recreate(temporary) as root_file:
@@ -247,7 +250,16 @@ def writable_keys(keys: Sequence[str]) -> dict[str, str]:
     "/" replaced by "__"; the other keys stay as they are.
     """
     objects = set(keys)
-    return {key: writable_key(key, objects) for key in keys}
+    resolved = {key: writable_key(key, objects) for key in keys}
+    for key, written in resolved.items():
+        if written != key:
+            logger.warning(
+                "%r cannot be written into significance.root, because another "
+                "histogram has the name of its directory; it is written as %r",
+                key,
+                written,
+            )
+    return resolved
 
 
 def writable_key(key: str, objects: set[str]) -> str:
@@ -293,7 +305,7 @@ def write_outputs(
     # every histogram that it lists is also in the other files.
     written = {
         SIGNIFICANCE_ROOT: write_significance_root(
-            report, out_dir / SIGNIFICANCE_ROOT, extra_histograms
+            report, out_dir / SIGNIFICANCE_ROOT, extra_histograms, keys
         ),
         SUMMARY_CSV: atomic_write_text(out_dir / SUMMARY_CSV, candidates_csv(report)),
         REPORT_JSON: atomic_write_text(

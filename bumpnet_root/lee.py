@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 CACHE_ENV = "BUMPNET_CACHE_DIR"
 DEFAULT_TOYS = 1000
-# Below this many toys per binning a warning says the correction is rough.
+# With fewer toys per binning than this, a warning calls the correction rough.
 FEW_TOYS = 100
 # Changing how toys are drawn or scanned must change this, so that old cache
 # files are not reused.
@@ -486,8 +486,8 @@ class LeeCalibrator:
                 )
             except BlockingIOError:
                 return None
-            # Checked again under the lock; a damaged file was reported by the
-            # first read.
+            # Another process may have written the file meanwhile, so it is
+            # read again under the lock. The first read reported a damaged file.
             found = _load(path, key, warn=False)
             if found is not None:
                 self.stats["disk"] += 1

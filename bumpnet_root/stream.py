@@ -243,7 +243,7 @@ class StreamingOutputs:
     ) -> None:
         """Append one result to ``summary.json`` and ``significance.root``."""
         # A key "a/b" after a histogram "a" needs a directory "a" that cannot
-        # exist; such a result is written under "a__b" (see writable_keys).
+        # exist, so such a result is written as "a__b" (see writable_keys).
         key = writable_key(result.key, self._objects)
         if key != result.key:
             logger.warning(

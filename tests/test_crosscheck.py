@@ -166,7 +166,8 @@ def test_fit_quality_flags_a_spectrum_the_function_misses():
         Hist1D(edges, rng.poisson(expected).astype(float), name="falling"),
         families=("expo_poly",),
     )
-    assert good.ndf > 0 and not good.poor
+    assert good.ndf > 0
+    assert not good.poor
     assert good.p_value > 1e-3
     # A step up by half at 250, as where a second selection sets in.
     step = expected * np.where(center > 250.0, 1.5, 1.0)

@@ -177,7 +177,7 @@ def test_evaluate_rejects_bare_counts_edges_pair():
     assert len(net.evaluate(((counts, edges), (counts, edges)))) == 2
 
 
-def test_empty_bins_after_a_cutoff_do_not_change_z():
+def test_empty_bins_after_cutoff_ignored():
     from bumpnet_root.api import BumpNet
 
     net = BumpNet.load()

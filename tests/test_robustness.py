@@ -1194,7 +1194,7 @@ def test_short_scan_gets_a_note():
     assert scan_domain(Hist1D(longer, falling, name="long")).notes == ()
 
 
-def test_table_marks_candidates_at_the_edge(model: BumpNet, tmp_path: Path):
+def test_table_marks_edge_candidates(model: BumpNet, tmp_path: Path):
     edges = np.arange(61.0)
     expected = 5000.0 * np.exp(-edges[:-1] / 12.0)
     counts = np.random.default_rng(5).poisson(expected).astype(float)

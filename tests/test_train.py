@@ -56,7 +56,7 @@ def test_model_card_and_model_load(tmp_path):
     assert z.shape == (12,)
 
 
-def test_training_options_off_by_default_change_data_when_on():
+def test_training_data_options():
     import dataclasses
 
     import numpy as np
@@ -81,12 +81,13 @@ def test_training_options_off_by_default_change_data_when_on():
     log_uniform = dataclasses.replace(default, log_uniform_bins=True)
     rng = np.random.default_rng(1)
     drawn = [draw_bins(rng, log_uniform) for _ in range(2000)]
-    assert min(drawn) >= default.min_bins and max(drawn) <= default.max_bins
+    assert min(drawn) >= default.min_bins
+    assert max(drawn) <= default.max_bins
     # Log-uniform puts 43 % of the draws below 60 bins, uniform 25 %.
     assert 0.38 < np.mean(np.array(drawn) < 60) < 0.48
 
 
-def test_edge_weight_raises_the_loss_of_edge_errors():
+def test_edge_weights_of_the_loss():
     import numpy as np
 
     from bumpnet_root.model import BumpNetModule
