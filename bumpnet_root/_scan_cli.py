@@ -92,6 +92,7 @@ def look_elsewhere_fields(scan: Any, report: Any, threshold: float) -> dict[str,
             "z": candidate.z,
             "z_global": candidate.z_global,
             "z_global_scan": None,
+            "out_of_domain": bool(result.out_of_domain),
         }
         if candidate.z_global is not None:
             p_histogram = _normal_cdf(-candidate.z_global)
@@ -128,9 +129,12 @@ def look_elsewhere_lines(fields: dict[str, Any]) -> list[str]:
         f"Z > {section['threshold']:g} expected from background alone in "
         f"{section['trials']} scanned histograms (trials)"
     ]
-    top = section["top_candidates"]
-    if top and top[0]["z_global_scan"] is not None:
-        best = top[0]
+    # Maxima of histograms outside the training domain are not bumps.
+    inside = [
+        entry for entry in section["top_candidates"] if not entry["out_of_domain"]
+    ]
+    if inside and inside[0]["z_global_scan"] is not None:
+        best = inside[0]
         lines.append(
             f"highest candidate: Z = {best['z']:.2f}, Z_global = "
             f"{best['z_global']:.2f} in its histogram, "

@@ -108,7 +108,7 @@ def _flipped(valid: bytes, path: Path) -> None:
     ],
     ids=["empty", "truncated", "random", "flipped", "empty-arrays"],
 )
-def test_any_damaged_cache_file_is_reported_once(model, tmp_path, caplog, damage):
+def test_damaged_cache_warned_once(model, tmp_path, caplog, damage):
     edges = np.linspace(0.0, 300.0, 31)
     path = tmp_path / f"{calibration_key('model-e', edges, 20)}.npz"
     first = LeeCalibrator(model, "model-e", 20, tmp_path).calibration(edges)
@@ -297,3 +297,27 @@ def test_few_toys_are_warned_about(caplog, model_path, tmp_path):
     rough = [r.message for r in caplog.records if "rough" in r.message]
     assert len(rough) == 1
     assert "uses 5 background-only toys" in rough[0]
+
+
+def test_highest_candidate_line_skips_out_of_domain():
+    from bumpnet_root._scan_cli import look_elsewhere_lines
+
+    def entry(z: float, outside: bool) -> dict:
+        return {
+            "z": z,
+            "z_global": z - 1.0,
+            "z_global_scan": z - 2.0,
+            "out_of_domain": outside,
+        }
+
+    section = {
+        "enabled": True,
+        "expected_false_candidates": 0.5,
+        "threshold": 3.0,
+        "trials": 4,
+        "top_candidates": [entry(60.0, True), entry(5.0, False)],
+    }
+    lines = look_elsewhere_lines({"look_elsewhere": section})
+    assert lines[-1].startswith("highest candidate: Z = 5.00")
+    section["top_candidates"] = [entry(60.0, True)]
+    assert len(look_elsewhere_lines({"look_elsewhere": section})) == 1
