@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import warnings
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
@@ -26,7 +25,7 @@ from .domain import ScanDomain, scan_domain
 from .errors import InvalidHistogramError, OutOfDomainWarning
 from .export import file_checksum, load_torchscript
 from .histogram import Hist1D
-from .inference import evaluate_arrays
+from .inference import evaluate_rows
 
 logger = logging.getLogger(__name__)
 
@@ -240,10 +239,11 @@ class BumpNet:
         the last filled one. A spectrum cut off by a selection inside the axis
         range ends in a step to zero. The network would read that step as a
         falling background and report the bins before it as an excess.
-        Histograms are grouped by the number of scanned bins and run
-        through the network in batches. ``domains``, one per histogram, replaces
-        the ranges that ``domain`` would compute (a caller that has already
-        called scan_domain passes its results).
+        Histograms are run through the network in batches of a few common
+        lengths, which does not change their results (see
+        :func:`bumpnet_root.inference.evaluate_rows`). ``domains``, one per
+        histogram, replaces the ranges that ``domain`` would compute (a caller
+        that has already called scan_domain passes its results).
         """
         if domain not in ("auto", "full"):
             raise ValueError(f"domain must be 'auto' or 'full', got {domain!r}")
@@ -257,7 +257,7 @@ class BumpNet:
                 f"got {len(domains)} domains for {len(histograms)} histograms"
             )
         results: list[Prediction | Exception | None] = [None] * len(histograms)
-        groups: dict[int, list[tuple[int, Hist1D, ScanDomain]]] = defaultdict(list)
+        accepted: list[tuple[int, Hist1D, ScanDomain]] = []
         for position, item in enumerate(histograms):
             try:
                 h = _as_hist1d(item)
@@ -277,32 +277,29 @@ class BumpNet:
                     raise
                 results[position] = error
                 continue
-            groups[checked.stop - checked.start].append((position, h, checked))
-        for size, members in groups.items():
-            for first in range(0, len(members), batch_size):
-                chunk = members[first : first + batch_size]
-                self._run_batch(chunk, size, results)
+            accepted.append((position, h, checked))
+        for first in range(0, len(accepted), batch_size):
+            self._run_batch(accepted[first : first + batch_size], results)
         return [r for r in results if r is not None]
 
     def _run_batch(
-        self,
-        chunk: list[tuple[int, Hist1D, ScanDomain]],
-        size: int,
-        results: list,
+        self, chunk: list[tuple[int, Hist1D, ScanDomain]], results: list
     ) -> None:
-        counts = np.empty((len(chunk), size))
-        edges = np.empty((len(chunk), size + 1))
-        for row, (_, h, checked) in enumerate(chunk):
-            counts[row] = h.counts[checked.start : checked.stop]
-            edges[row] = h.edges[checked.start : checked.stop + 1]
-        # Same Z and background as self.module(counts, edges), several times
-        # faster; see bumpnet_root.inference.
-        z_array, background_array = evaluate_arrays(self.module, counts, edges)
-        for row, (position, h, checked) in enumerate(chunk):
+        rows = [
+            (
+                h.counts[checked.start : checked.stop],
+                h.edges[checked.start : checked.stop + 1],
+            )
+            for _, h, checked in chunk
+        ]
+        # Same Z and background as self.module on each row alone, several
+        # times faster; see bumpnet_root.inference.
+        outputs = evaluate_rows(self.module, rows)
+        for (position, h, checked), (z_row, background_row) in zip(chunk, outputs):
             full_z = np.zeros(h.n_bins)
             full_b = np.full(h.n_bins, np.nan)
-            full_z[checked.start : checked.stop] = z_array[row]
-            full_b[checked.start : checked.stop] = background_array[row]
+            full_z[checked.start : checked.stop] = z_row
+            full_b[checked.start : checked.stop] = background_row
             results[position] = Prediction(
                 histogram=h,
                 z=full_z,

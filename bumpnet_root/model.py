@@ -190,6 +190,22 @@ def likelihood_ratio_z(
         index = index.expand(batch, -1, -1)
     else:
         index, weight = template_windows(edges, reach, width)
+    return z_from_windows(counts, background, index, weight, smoothing)
+
+
+def z_from_windows(
+    counts: torch.Tensor,
+    background: torch.Tensor,
+    index: torch.Tensor,
+    weight: torch.Tensor,
+    smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Return Z per bin for template windows from :func:`template_windows`.
+
+    ``index`` and ``weight`` have shape (batch, n_bins, K); see
+    :func:`likelihood_ratio_z` for ``smoothing``.
+    """
+    batch = counts.shape[0]
     n_bins, k = index.shape[1], index.shape[2]
     flat = index.reshape(batch, -1)
     n = torch.gather(counts, 1, flat).reshape(batch, n_bins, k)

@@ -57,7 +57,14 @@ def asimov_significance(s: ArrayLike, b: ArrayLike) -> float:
     """
     s = np.asarray(s, dtype=np.float64)
     b = np.maximum(np.asarray(b, dtype=np.float64), MIN_BACKGROUND)
-    terms = (b + s) * np.log1p(s / b) - s
+    x = s / b
+    # (b + s) ln(1 + s/b) - s = b [(1 + x) ln(1 + x) - x]; below x = 1e-4 the
+    # two terms cancel, and the series x^2/2 - x^3/6 + x^4/12 is exact to
+    # float64 precision.
+    small = np.abs(x) < 1e-4
+    safe = np.where(small, 0.0, x)
+    series = x * x * (0.5 - x / 6.0 + x * x / 12.0)
+    terms = b * np.where(small, series, (1.0 + safe) * np.log1p(safe) - safe)
     return float(np.sqrt(max(2.0 * float(np.sum(terms)), 0.0)))
 
 

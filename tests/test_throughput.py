@@ -13,7 +13,12 @@ import uproot
 from histogram_files import write_spectra_file
 
 from bumpnet_root.api import BumpNet
-from bumpnet_root.inference import evaluate_arrays
+from bumpnet_root.inference import (
+    PaddedNetwork,
+    evaluate_arrays,
+    evaluate_rows,
+    padded_length,
+)
 from bumpnet_root.io import (
     REPORT_JSON,
     SIGNIFICANCE_ROOT,
@@ -21,7 +26,7 @@ from bumpnet_root.io import (
     SUMMARY_JSON,
     write_outputs,
 )
-from bumpnet_root.model import likelihood_ratio_z
+from bumpnet_root.model import BumpNetModule, likelihood_ratio_z
 from bumpnet_root.parallel import ResultSummary, scan_files_fast
 from bumpnet_root.scan import ScanResult, scan_files
 from bumpnet_root.significance import local_significance
@@ -102,6 +107,94 @@ def test_rows_independent_of_batch_of_16_or_more(model):
     z_part, background_part = evaluate_arrays(model.module, counts[7:23], edges[7:23])
     np.testing.assert_array_equal(background_part, background_all[7:23])
     np.testing.assert_allclose(z_part, z_all[7:23], rtol=0, atol=1e-10)
+
+
+def _rows_of_many_lengths(count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Falling spectra of 5 to 140 bins: equal-width, shared and widening bins."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for number in range(count):
+        n_bins = int(rng.integers(5, 141))
+        shape = np.geomspace(3e4, 2.0, n_bins) * rng.uniform(0.003, 3.0)
+        counts = rng.poisson(shape).astype(float)
+        counts[n_bins // 2] += 5.0 * np.sqrt(shape[n_bins // 2]) + 2.0
+        if number % 3 == 0:
+            edges = np.linspace(0.0, 1.0, n_bins + 1)
+        elif number % 3 == 1:
+            edges = rng.uniform(10.0, 50.0) + np.arange(n_bins + 1.0) * 7.0
+        else:
+            edges = np.cumsum(np.linspace(1.0, 4.0, n_bins + 1))
+        rows.append((counts, edges))
+    return rows
+
+
+def test_padded_rows_match_each_row_alone(model):
+    rows = _rows_of_many_lengths(60, seed=8)
+    outputs = evaluate_rows(model.module, rows)
+    for (counts, edges), (z, background) in zip(rows, outputs):
+        z_alone, background_alone = evaluate_arrays(
+            model.module, counts[None, :], edges[None, :]
+        )
+        # The network computes in float32: log(b + 1) agrees to its precision.
+        np.testing.assert_allclose(
+            np.log1p(background), np.log1p(background_alone[0]), rtol=0, atol=2e-6
+        )
+        np.testing.assert_allclose(z, z_alone[0], rtol=0, atol=1e-4)
+
+
+def test_padded_row_result_does_not_depend_on_other_rows(model):
+    rows = _rows_of_many_lengths(40, seed=9)
+    together = evaluate_rows(model.module, rows)
+    for index in (0, 17, 39):
+        alone = evaluate_rows(model.module, [rows[index]])[0]
+        np.testing.assert_array_equal(alone[1], together[index][1])
+        np.testing.assert_allclose(alone[0], together[index][0], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_bins", [1, 8, 9, 60, 64, 65, 100, 1000, 5000])
+def test_padded_length_leaves_at_most_an_eighth_empty(n_bins):
+    length = padded_length(n_bins)
+    assert length >= n_bins
+    assert length - n_bins <= max(7, n_bins // 8)
+    assert length % 8 == 0
+
+
+def test_padded_network_reads_the_layout_of_other_modules():
+    torch.manual_seed(3)
+    module = BumpNetModule(channels=8, kernel_size=3, dilations=(1, 3, 5))
+    torch.nn.init.normal_(module.head[-1].weight, std=0.3)
+    scripted = torch.jit.script(module.eval())
+    network = PaddedNetwork.from_module(scripted)
+    assert network is not None
+    rows = _rows_of_many_lengths(20, seed=10)
+    outputs = evaluate_rows(scripted, rows)
+    for (counts, _), (_, background) in zip(rows, outputs):
+        with torch.inference_mode():
+            expected = scripted.log_background(torch.from_numpy(counts[None, :]))
+        np.testing.assert_allclose(
+            np.log1p(background), expected[0].numpy().clip(np.log1p(1e-3)), atol=2e-6
+        )
+
+
+class _WholeModule(torch.nn.Module):
+    """A module without log_background: background = counts, Z from forward."""
+
+    def forward(
+        self, counts: torch.Tensor, edges: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        background = counts.to(torch.float64).clamp(min=1.0)
+        z = likelihood_ratio_z(counts.to(torch.float64), background, edges)
+        return z, background
+
+
+def test_modules_of_another_layout_run_whole():
+    scripted = torch.jit.script(_WholeModule())
+    assert PaddedNetwork.from_module(scripted) is None
+    rows = _rows_of_many_lengths(10, seed=11)
+    outputs = evaluate_rows(scripted, rows)
+    for (counts, _), (z, background) in zip(rows, outputs):
+        np.testing.assert_array_equal(background, counts.clip(1.0))
+        assert z.shape == counts.shape
 
 
 @pytest.mark.root
