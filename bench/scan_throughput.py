@@ -14,8 +14,8 @@ Steps, all in one run so that the ratios share the machine's load:
    cache filled, for each --jobs value. Wall time covers the whole command
    (ROOT file in, summary.json, summary.csv, scan_report.json and
    significance.root out). Peak memory is the maximum RSS of the largest
-   process (getrusage of the children) and the peak of the summed RSS of the
-   process tree (psutil, sampled every 0.1 s).
+   process (getrusage of the children) and the peaks of the summed RSS and
+   the summed PSS of the process tree (sampled every 0.1 s; see TreeMemory).
 3. Baseline: the scan as it was before the fast path, on --baseline histograms
    in this process: scan_files (uproot reading), the module's own forward
    with its fixed 30 Newton iterations, and torch's default threads.
@@ -106,14 +106,31 @@ def write_file(path: Path, count: int) -> float:
     return time.perf_counter() - started
 
 
+def _pss(pid: int) -> int:
+    """Return the proportional set size of a process in bytes."""
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+        for line in rollup:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 class TreeMemory:
-    """Sample the summed RSS of a process and its children every 0.1 s."""
+    """Sample the memory of a process and its children every 0.1 s.
+
+    Two sums over the tree: RSS, which counts a page shared by several
+    processes (library code, the model file) once per process, and PSS
+    (proportional set size, from /proc/PID/smaps_rollup), which splits such a
+    page between the processes that share it, so that the sum is the memory
+    the tree takes from the machine.
+    """
 
     def __init__(self, pid: int) -> None:
         import psutil
 
         self.process = psutil.Process(pid)
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -122,12 +139,16 @@ class TreeMemory:
         import psutil
 
         while not self._stop.is_set():
+            rss = pss = 0
             try:
                 processes = [self.process, *self.process.children(recursive=True)]
-                total = sum(p.memory_info().rss for p in processes)
-            except psutil.Error:
-                total = 0
-            self.peak = max(self.peak, total)
+                for process in processes:
+                    rss += process.memory_info().rss
+                    pss += _pss(process.pid)
+            except (psutil.Error, OSError):
+                rss = pss = 0
+            self.peak = max(self.peak, rss)
+            self.peak_pss = max(self.peak_pss, pss)
             self._stop.wait(0.1)
 
     def stop(self) -> int:
@@ -178,6 +199,7 @@ def run_scan(path: Path, out: Path, cache: Path, jobs: int) -> dict:
         "cpu": cpu,
         "max_rss_mb": after.ru_maxrss / 1024,
         "tree_rss_mb": tree_peak / 2**20,
+        "tree_pss_mb": memory.peak_pss / 2**20,
         "lee": report["look_elsewhere"],
         "output": stdout.decode(),
     }
@@ -190,24 +212,34 @@ def baseline(path: Path, count: int) -> tuple[int, float]:
     import bumpnet_root.api as api
     from bumpnet_root.scan import scan_files
 
-    def forward(module, counts, edges):
+    def forward(module, rows):
+        """The model file's forward on the rows of each length in one call."""
+        groups: dict[int, list[int]] = {}
+        for position, (counts, _) in enumerate(rows):
+            groups.setdefault(len(counts), []).append(position)
+        outputs: list = [None] * len(rows)
         with torch.inference_mode():
-            z, background = module(torch.from_numpy(counts), torch.from_numpy(edges))
-        return z.numpy(), background.numpy()
+            for members in groups.values():
+                counts = torch.from_numpy(np.stack([rows[i][0] for i in members]))
+                edges = torch.from_numpy(np.stack([rows[i][1] for i in members]))
+                z, background = module(counts, edges)
+                for row, position in enumerate(members):
+                    outputs[position] = (z[row].numpy(), background[row].numpy())
+        return outputs
 
     model = api.BumpNet.load()
     select = [f"dir000/h{index}" for index in range(min(count, 1000))]
     select += [f"dir001/h{index}" for index in range(1000, count)]
-    fast_evaluate = api.evaluate_arrays
+    fast_evaluate = api.evaluate_rows
     threads = torch.get_num_threads()
     torch.set_num_threads(os.cpu_count() or 1)
-    api.evaluate_arrays = forward
+    api.evaluate_rows = forward
     try:
         started = time.perf_counter()
         report = scan_files([path], model, select=select)
         seconds = time.perf_counter() - started
     finally:
-        api.evaluate_arrays = fast_evaluate
+        api.evaluate_rows = fast_evaluate
         torch.set_num_threads(threads)
     return len(report.results), seconds
 
@@ -227,7 +259,7 @@ def network_figures(batch: int = 256) -> dict[str, float]:
     import torch
 
     from bumpnet_root.api import BumpNet
-    from bumpnet_root.inference import evaluate_arrays
+    from bumpnet_root.inference import evaluate_arrays, evaluate_rows
 
     model = BumpNet.load()
     rng = np.random.default_rng(1)
@@ -262,6 +294,39 @@ def network_figures(batch: int = 256) -> dict[str, float]:
         figures["inference.evaluate_arrays (network and likelihood ratio)"] = (
             seconds / batch
         )
+        rows = list(zip(counts.numpy(), edges.numpy()))
+        seconds = best_of_three(lambda: evaluate_rows(model.module, rows))
+        figures["inference.evaluate_rows (padded rows, what the scan uses)"] = (
+            seconds / batch
+        )
+        # Rows of 40 to 100 bins: grouped by exact length, against padded.
+        mixed = []
+        for row in range(batch):
+            n_bins = int(rng.integers(40, 101))
+            mixed.append(
+                (
+                    counts.numpy()[row, :n_bins].copy(),
+                    np.arange(n_bins + 1.0),
+                )
+            )
+
+        def by_exact_length() -> None:
+            groups: dict[int, list[int]] = {}
+            for position, (row_counts, _) in enumerate(mixed):
+                groups.setdefault(len(row_counts), []).append(position)
+            for members in groups.values():
+                evaluate_arrays(
+                    model.module,
+                    np.stack([mixed[i][0] for i in members]),
+                    np.stack([mixed[i][1] for i in members]),
+                )
+
+        seconds = best_of_three(by_exact_length)
+        figures["40 to 100 bins, grouped by exact length (evaluate_arrays)"] = (
+            seconds / batch
+        )
+        seconds = best_of_three(lambda: evaluate_rows(model.module, mixed))
+        figures["40 to 100 bins, padded (evaluate_rows)"] = seconds / batch
     return figures
 
 
@@ -390,7 +455,8 @@ def main() -> None:
             f"bumpnet scan --jobs {jobs}, LEE {label}: {figures['scanned']} "
             f"histograms in {figures['wall']:.1f} s = {rate:.0f} histograms/s "
             f"(CPU {figures['cpu']:.1f} s); peak RSS {figures['max_rss_mb']:.0f} MB "
-            f"(largest process), {figures['tree_rss_mb']:.0f} MB (process tree)"
+            f"(largest process), {figures['tree_rss_mb']:.0f} MB (process tree); "
+            f"peak PSS {figures['tree_pss_mb']:.0f} MB (process tree)"
         )
     lee = results[-1][3]["lee"]
     print(

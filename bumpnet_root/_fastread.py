@@ -32,6 +32,9 @@ from .scan import (
     _record_failure,
     _record_skip,
     _skip_reason_for_class,
+    note_origin,
+    uproot_origins,
+    warn_about_shared_names,
 )
 
 logger = logging.getLogger(__name__)
@@ -86,27 +89,37 @@ def _list_pyroot(root: Any, path: str) -> dict[str, str] | None:
         return None
     try:
         classnames: dict[str, str] = {}
-        _walk_keys(root_file, "", classnames)
+        origins: dict[str, tuple[str, str]] = {}
+        _walk_keys(root_file, "", classnames, origins)
+        warn_about_shared_names(path, origins)
         return classnames
     finally:
         root_file.Close()
 
 
-def _walk_keys(directory: Any, prefix: str, classnames: dict[str, str]) -> None:
+def _walk_keys(
+    directory: Any,
+    prefix: str,
+    classnames: dict[str, str],
+    origins: dict[str, tuple[str, str]],
+) -> None:
     for key in directory.GetListOfKeys():
-        name = f"{prefix}{key.GetName()}"
+        key_name = str(key.GetName())
+        name = f"{prefix}{key_name}"
         class_name = str(key.GetClassName())
         classnames[f"{name};{key.GetCycle()}"] = class_name
+        note_origin(origins, name, prefix, key_name)
         if class_name.startswith("TDirectory"):
-            subdirectory = directory.GetDirectory(str(key.GetName()))
+            subdirectory = directory.GetDirectory(key_name)
             if subdirectory:
-                _walk_keys(subdirectory, f"{name}/", classnames)
+                _walk_keys(subdirectory, f"{name}/", classnames, origins)
 
 
 def _list_uproot(path: str) -> dict[str, str]:
     import uproot
 
     with uproot.open(path) as root_file:
+        warn_about_shared_names(path, uproot_origins(root_file))
         return dict(root_file.classnames(recursive=True))
 
 

@@ -343,6 +343,7 @@ def _read_file(
     """
     loaded: list[_LoadedHistogram] = []
     with uproot.open(path) as root_file:
+        warn_about_shared_names(path, uproot_origins(root_file))
         newest = _newest_cycles(root_file.classnames(recursive=True))
         classes = [class_name for _, class_name in newest.values()]
         if all(class_name.startswith("TDirectory") for class_name in classes):
@@ -363,6 +364,56 @@ def _read_file(
     return loaded
 
 
+# Marks a name that more than one key of a file gets (see note_origin).
+_SHARED = ("", "")
+
+
+def note_origin(
+    origins: dict[str, tuple[str, str]], name: str, directory: str, key_name: str
+) -> None:
+    """Record that the key ``key_name`` in ``directory`` is listed as ``name``.
+
+    A key named "a/b" at the top level and a key "b" in a directory "a" are
+    both listed as "a/b"; such names are marked as shared.
+    """
+    origin = (directory, key_name)
+    if origins.setdefault(name, origin) != origin:
+        origins[name] = _SHARED
+
+
+def uproot_origins(root_file: Any) -> dict[str, tuple[str, str]]:
+    """Return the origins (see note_origin) of every key of an open uproot file."""
+    origins: dict[str, tuple[str, str]] = {}
+    pending = [("", root_file)]
+    while pending:
+        prefix, directory = pending.pop()
+        for key, class_name in directory.classnames(recursive=False).items():
+            key_name = key.rpartition(";")[0] or key
+            note_origin(origins, f"{prefix}{key_name}", prefix, key_name)
+            if class_name.startswith("TDirectory") and "/" not in key_name:
+                try:
+                    pending.append((f"{prefix}{key_name}/", directory[key]))
+                except Exception as error:  # the scan reports unreadable keys
+                    logger.debug("cannot list %s%s: %s", prefix, key, error)
+    return origins
+
+
+def warn_about_shared_names(path: str, origins: dict[str, tuple[str, str]]) -> None:
+    """Warn about each name that several keys of the file share."""
+    for name, origin in origins.items():
+        if origin == _SHARED:
+            directory, _, base = name.rpartition("/")
+            logger.warning(
+                "%s: a key named %r and the key %r in the directory %r have the "
+                "same path, so only one of them is scanned; rename the key whose "
+                "name contains '/' to scan both",
+                path,
+                name,
+                base,
+                directory,
+            )
+
+
 def output_key(prefix: str, name: str) -> str:
     """Return the path of a histogram's Z in ``significance.root``.
 
@@ -379,8 +430,9 @@ def read_key(root_file: Any, name: str, cycle: int) -> Any:
     uproot's item access reads such a name as a directory path, so it is
     looked up as a key name in each directory that the path allows.
 
-    NOTE: a top-level key "a/b" and a key "b" in a directory "a" get the same
-    name here, and the scan reads only one of them without saying so.
+    A top-level key "a/b" and a key "b" in a directory "a" get the same name
+    here, and only one of them is read; listing the file warns about it
+    (:func:`warn_about_shared_names`).
     """
     try:
         return root_file[f"{name};{cycle}"]

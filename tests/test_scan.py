@@ -523,6 +523,46 @@ def test_key_name_with_slash_is_read(model: BumpNet, tmp_path: Path):
     np.testing.assert_array_equal(z["sub/mass/mm"], z["plain"])
 
 
+@pytest.mark.parametrize("reader", ["pyroot", "uproot"])
+def test_key_and_directory_with_one_path_warn(
+    tmp_path: Path, reader: str, caplog: pytest.LogCaptureFixture
+):
+    from bumpnet_root._fastread import list_entries
+
+    path = tmp_path / "shared.root"
+    _write_falling_under_keys(path, ["sub/x", "plain"], ("x", "y"))
+    with caplog.at_level("WARNING", logger="bumpnet_root"):
+        entries = list_entries(str(path), reader=reader)
+    assert sorted(entry.name for entry in entries) == ["plain", "sub/x", "sub/y"]
+    shared = [r for r in caplog.records if "have the same path" in r.getMessage()]
+    assert len(shared) == 1
+    assert "'sub/x'" in shared[0].getMessage()
+
+
+def test_scan_files_warns_about_a_shared_path(
+    model: BumpNet, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    path = tmp_path / "shared.root"
+    _write_falling_under_keys(path, ["sub/x"], ("x",))
+    with caplog.at_level("WARNING", logger="bumpnet_root"):
+        report = scan_files([path], model)
+    assert [result.name for result in report.results] == ["sub/x"]
+    assert any("have the same path" in r.getMessage() for r in caplog.records)
+
+
+def test_cycles_of_one_key_are_not_a_shared_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    from bumpnet_root._fastread import list_entries
+
+    path = tmp_path / "cycles.root"
+    _write_falling_under_keys(path, ["h", "h", "sub/h"], ("g",))
+    with caplog.at_level("WARNING", logger="bumpnet_root"):
+        for reader in ("pyroot", "uproot"):
+            list_entries(str(path), reader=reader)
+    assert not [r for r in caplog.records if "same path" in r.getMessage()]
+
+
 def test_keys_clashing_with_directories_written(model: BumpNet, tmp_path: Path):
     path = tmp_path / "clash.root"
     _write_falling_under_keys(path, ["a", "a/b", "c//d", "/e"])
