@@ -14,8 +14,9 @@ Steps, all in one run so that the ratios share the machine's load:
    cache filled, for each --jobs value. Wall time covers the whole command
    (ROOT file in, summary.json, summary.csv, scan_report.json and
    significance.root out). Peak memory is the maximum RSS of the largest
-   process (getrusage of the children) and the peaks of the summed RSS and
-   the summed PSS of the process tree (sampled every 0.1 s; see TreeMemory).
+   process (getrusage of the children); then, in one more run per --jobs
+   value, the peaks of the summed RSS and the summed PSS of the process tree
+   (sampled every 0.1 s; see TreeMemory and run_scan).
 3. Baseline: the scan as it was before the fast path, on --baseline histograms
    in this process: scan_files (uproot reading), the module's own forward
    with its fixed 30 Newton iterations, and torch's default threads.
@@ -37,6 +38,7 @@ import argparse
 import contextlib
 import io
 import json
+import math
 import os
 import platform
 import resource
@@ -157,8 +159,15 @@ class TreeMemory:
         return self.peak
 
 
-def run_scan(path: Path, out: Path, cache: Path, jobs: int) -> dict:
-    """Run ``bumpnet scan`` in a subprocess and return its figures."""
+def run_scan(
+    path: Path, out: Path, cache: Path, jobs: int, sample_memory: bool = False
+) -> dict:
+    """Run ``bumpnet scan`` in a subprocess and return its figures.
+
+    Reading smaps_rollup ten times a second costs CPU: with ``--jobs 2`` the
+    scan took about 10 % longer while sampled. So the tree's memory is
+    sampled only with ``sample_memory``, in a run of its own.
+    """
     command = [
         sys.executable,
         "-m",
@@ -183,10 +192,11 @@ def run_scan(path: Path, out: Path, cache: Path, jobs: int) -> dict:
     process = subprocess.Popen(
         command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    memory = TreeMemory(process.pid)
+    memory = TreeMemory(process.pid) if sample_memory else None
     stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
-    tree_peak = memory.stop()
+    tree_peak = memory.stop() if memory is not None else math.nan
+    tree_pss = memory.peak_pss if memory is not None else math.nan
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
         raise RuntimeError(f"bumpnet scan failed:\n{stderr.decode()[-2000:]}")
@@ -199,7 +209,7 @@ def run_scan(path: Path, out: Path, cache: Path, jobs: int) -> dict:
         "cpu": cpu,
         "max_rss_mb": after.ru_maxrss / 1024,
         "tree_rss_mb": tree_peak / 2**20,
-        "tree_pss_mb": memory.peak_pss / 2**20,
+        "tree_pss_mb": tree_pss / 2**20,
         "lee": report["look_elsewhere"],
         "output": stdout.decode(),
     }
@@ -455,8 +465,17 @@ def main() -> None:
             f"bumpnet scan --jobs {jobs}, LEE {label}: {figures['scanned']} "
             f"histograms in {figures['wall']:.1f} s = {rate:.0f} histograms/s "
             f"(CPU {figures['cpu']:.1f} s); peak RSS {figures['max_rss_mb']:.0f} MB "
-            f"(largest process), {figures['tree_rss_mb']:.0f} MB (process tree); "
-            f"peak PSS {figures['tree_pss_mb']:.0f} MB (process tree)"
+            "(largest process)"
+        )
+    for jobs in args.jobs:
+        sampled = run_scan(
+            path, workdir / f"memory-{jobs}", cache, jobs, sample_memory=True
+        )
+        print(
+            f"bumpnet scan --jobs {jobs}, LEE filled cache, memory sampled every "
+            f"0.1 s: peak summed RSS {sampled['tree_rss_mb']:.0f} MB, peak summed "
+            f"PSS {sampled['tree_pss_mb']:.0f} MB (process tree; "
+            f"{sampled['wall']:.1f} s while sampled)"
         )
     lee = results[-1][3]["lee"]
     print(
