@@ -22,9 +22,12 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .scan import ScanReport
 
 logger = logging.getLogger("bumpnet_root.cli")
 
@@ -518,13 +521,34 @@ def _run_scan(args: argparse.Namespace) -> int:
     if interrupted:
         return _interrupted_status(interrupted)
     if not report.results:
-        logger.error(
-            "no histogram was scanned; check the file paths and --select patterns "
-            "(the skip reasons are in %s)",
-            args.out / "scan_report.json",
-        )
+        _log_nothing_scanned(report, args.out)
         return EXIT_NOTHING_DONE
     return EXIT_OK
+
+
+def _log_nothing_scanned(report: ScanReport, out: Path) -> None:
+    """Log why a scan produced no result: failures, skips or an empty selection."""
+    where = out / "scan_report.json"
+    if report.failed and not report.skipped:
+        logger.error(
+            "no histogram was scanned: %d objects or files failed (errors above "
+            "and in %s)",
+            len(report.failed),
+            where,
+        )
+    elif report.skipped or report.failed:
+        logger.error(
+            "no histogram was scanned: %d objects skipped, %d failed; the "
+            "reasons are in %s",
+            len(report.skipped),
+            len(report.failed),
+            where,
+        )
+    else:
+        logger.error(
+            "no histogram was scanned: no object matched; check the file paths "
+            "and --select patterns"
+        )
 
 
 # ---------------------------------------------------------------- train
@@ -879,11 +903,7 @@ def _run_crosscheck(args: argparse.Namespace) -> int:
     if crosschecks.interrupt is not None:
         return _interrupted_status(crosschecks.interrupt)
     if not report.results:
-        logger.error(
-            "no histogram was scanned; check the file paths and --select patterns "
-            "(the skip reasons are in %s)",
-            args.out / "scan_report.json",
-        )
+        _log_nothing_scanned(report, args.out)
         return EXIT_NOTHING_DONE
     return EXIT_OK
 

@@ -174,9 +174,8 @@ class PaddedNetwork:
     and cut into micro-batches of 1 to 16 rows, a scan of histograms of 50 to
     120 bins gives over a thousand shapes: on 3000 such calls the network
     took 0.83 ms per row, against 0.30 ms with 16 rows per call (one thread).
-    Here every call has
-    :data:`NETWORK_ROWS` rows (a short last micro-batch is filled with empty
-    rows) and a length from :func:`padded_length`.
+    Here every call has :data:`NETWORK_ROWS` rows (a short last micro-batch is
+    filled with empty rows) and a length from :func:`padded_length`.
 
     The result does not depend on the padding: the inputs past a row's own
     length are set to zero before every convolution that reads neighbouring
@@ -192,6 +191,14 @@ class PaddedNetwork:
 
     def __init__(self, network: Any) -> None:
         self.network = network.eval()
+        core = _MaskedCore(self.network)
+        try:
+            # TorchScript saves about a tenth of the time per call on 16 rows
+            # against running the same layers from Python.
+            self.core = torch.jit.script(core)
+        except RuntimeError as error:
+            logger.debug("running the padded network from Python: %s", error)
+            self.core = core
 
     @classmethod
     def from_module(cls, module: Any) -> PaddedNetwork | None:
@@ -256,15 +263,30 @@ class PaddedNetwork:
                     part_lengths = np.concatenate(
                         [part_lengths, np.full(missing, n_bins)]
                     )
-                result = self._micro_batch(
+                result = self.core(
                     torch.from_numpy(np.ascontiguousarray(part, dtype=np.float64)),
                     torch.from_numpy(np.asarray(part_lengths, dtype=np.int64)),
                 )
                 parts.append(result[: NETWORK_ROWS - missing].numpy())
         return np.concatenate(parts)
 
-    def _micro_batch(self, counts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        net = self.network
+
+class _MaskedCore(torch.nn.Module):
+    """The preprocessing and layers of a BumpNetModule for zero-padded rows.
+
+    The inputs past a row's length are set to zero before each layer that
+    reads neighbouring bins, and the mean and spread of log(n + 1) are taken
+    over the row's own bins.
+    """
+
+    def __init__(self, network: Any) -> None:
+        super().__init__()
+        self.input = network.input
+        self.blocks = network.blocks
+        self.head = network.head
+
+    def forward(self, counts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Return log(b + 1) for float64 ``counts`` padded past ``lengths``."""
         n_bins = counts.shape[1]
         position = torch.arange(n_bins)
         valid = position[None, :] < lengths[:, None]
@@ -273,10 +295,8 @@ class PaddedNetwork:
         n = counts.clamp(min=0.0) * valid64
         y = torch.log1p(n)
         center = y.sum(dim=1, keepdim=True) / size
-        spread = (
-            torch.sqrt((((y - center) * valid64) ** 2).sum(dim=1, keepdim=True) / size)
-            + 0.1
-        )
+        deviation = (y - center) * valid64
+        spread = torch.sqrt((deviation**2).sum(dim=1, keepdim=True) / size) + 0.1
         noise = torch.rsqrt(n + 1.0)
         # Neighbours as with replicate padding at both ends of each row.
         before = torch.cat([y[:, :1], y[:, :-1]], dim=1)
@@ -296,10 +316,10 @@ class PaddedNetwork:
             dim=1,
         ).float()
         mask = valid[:, None, :].float()
-        x = net.input(features) * mask
-        for block in net.blocks:
+        x = self.input(features) * mask
+        for block in self.blocks:
             x = block(x) * mask
-        correction = net.head(x).to(torch.float64)
+        correction = self.head(x).to(torch.float64)
         return y + noise * correction[:, 0, :] + spread * correction[:, 1, :]
 
 

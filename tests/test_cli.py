@@ -84,8 +84,20 @@ def test_scan_nothing_matching_exit_one(model_path: Path, tmp_path: Path):
         "--out", tmp_path, "-q",
     )  # fmt: skip
     assert completed.returncode == 1
-    assert "no histogram was scanned" in completed.stderr
+    assert "no histogram was scanned: no object matched" in completed.stderr
     assert json.loads((tmp_path / "summary.json").read_text()) == []
+
+
+def test_scan_of_failed_file_names_failure(model_path: Path, tmp_path: Path):
+    text = tmp_path / "spectrum.csv"
+    text.write_text("low_edge,high_edge,count\n0,1,10\n")
+    completed = run_cli(
+        "scan", text, "--model", model_path, "--out", tmp_path / "out", "--no-lee"
+    )
+    assert completed.returncode == 1
+    assert "the file is text" in completed.stderr
+    assert "1 objects or files failed" in completed.stderr
+    assert "skipped" not in completed.stderr.splitlines()[-1]
 
 
 def test_scan_missing_model_exit_one(tmp_path: Path):
