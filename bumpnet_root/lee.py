@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -270,6 +271,7 @@ def build_calibration(
     upcrossings: list[int] = []
     candidate_z: list[float] = []
     candidate_toy: list[int] = []
+    rejected: Counter[str] = Counter()
     edges = np.asarray(edges, dtype=np.float64)
     centers = 0.5 * (edges[1:] + edges[:-1])
     for first in range(0, toys, TOY_BATCH):
@@ -281,6 +283,8 @@ def build_calibration(
         for prediction in predictions:
             if not isinstance(prediction, Prediction):
                 # A toy that the domain check rejects is not scanned, as data.
+                reason = str(prediction).partition("cannot be scanned: ")[2]
+                rejected[reason or type(prediction).__name__] += 1
                 continue
             domain = prediction.domain
             z = prediction.z[domain.start : domain.stop]
@@ -299,6 +303,13 @@ def build_calibration(
         len(z_max),
         toys,
     )
+    for reason, count in rejected.most_common():
+        logger.info(
+            "%d toys on %d bins were not scanned, as data would not be: %s",
+            count,
+            edges.size - 1,
+            reason,
+        )
     return LeeCalibration(
         key=key,
         levels=np.asarray(levels, dtype=np.float64),

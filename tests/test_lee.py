@@ -18,6 +18,7 @@ from bumpnet_root.lee import (
     FEW_TOYS,
     LeeCalibration,
     LeeCalibrator,
+    build_calibration,
     calibration_key,
     count_upcrossings,
     scan_wide_p,
@@ -321,3 +322,26 @@ def test_highest_candidate_line_skips_out_of_domain():
     assert lines[-1].startswith("highest candidate: Z = 5.00")
     section["top_candidates"] = [entry(60.0, True)]
     assert len(look_elsewhere_lines({"look_elsewhere": section})) == 1
+
+
+def test_rejected_toys_are_counted_with_reason(model, monkeypatch, caplog):
+    import bumpnet_root.lee as lee
+
+    falling = lee._toy_backgrounds
+
+    def some_empty(rng, edges, toys):
+        expected = falling(rng, edges, toys)
+        expected[:3] = 0.0
+        return expected
+
+    monkeypatch.setattr(lee, "_toy_backgrounds", some_empty)
+    with caplog.at_level(logging.INFO, logger="bumpnet_root.lee"):
+        calibration = build_calibration(
+            model, np.linspace(0.0, 300.0, 41), 20, "0" * 64
+        )
+    messages = [record.getMessage() for record in caplog.records]
+    lines = [message for message in messages if "were not scanned" in message]
+    empty = "3 toys on 40 bins were not scanned, as data would not be: the "
+    assert any(line.startswith(empty + "histogram is empty") for line in lines)
+    rejected = sum(int(line.split()[0]) for line in lines)
+    assert calibration.toys + rejected == 20
