@@ -120,11 +120,11 @@ def _pss(pid: int) -> int:
 class TreeMemory:
     """Sample the memory of a process and its children every 0.1 s.
 
-    Two sums over the tree: RSS, which counts a page shared by several
-    processes (library code, the model file) once per process, and PSS
-    (proportional set size, from /proc/PID/smaps_rollup), which splits such a
-    page between the processes that share it, so that the sum is the memory
-    the tree takes from the machine.
+    Two sums over the tree. RSS counts a page shared by several processes
+    (library code, the model file) once per process. PSS (proportional set
+    size, from /proc/PID/smaps_rollup) splits such a page between the
+    processes that share it, so its sum is the memory the tree takes from the
+    machine.
     """
 
     def __init__(self, pid: int) -> None:
@@ -223,7 +223,7 @@ def baseline(path: Path, count: int) -> tuple[int, float]:
     from bumpnet_root.scan import scan_files
 
     def forward(module, rows):
-        """The model file's forward on the rows of each length in one call."""
+        """Run the model file's forward once on the rows of each length."""
         groups: dict[int, list[int]] = {}
         for position, (counts, _) in enumerate(rows):
             groups.setdefault(len(counts), []).append(position)

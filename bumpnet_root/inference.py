@@ -28,8 +28,8 @@ larger batch, which changes Z by less than 1e-10.
 
 :func:`evaluate_arrays` runs the module's own network on rows of one length
 in micro-batches of up to 16 rows. There, the result of a row does not
-depend on the other rows of a batch of at least 16 rows; oneDNN picks other
-convolution algorithms for smaller batches, and the background then differs
+depend on the other rows of a batch of at least 16 rows. oneDNN picks other
+convolution algorithms for smaller batches, so the background then differs
 by up to about 1e-7 relative.
 
 Threads: the scan runs 1 torch thread per process and gets its parallelism
@@ -172,7 +172,7 @@ class PaddedNetwork:
     oneDNN prepares each convolution once per input shape and keeps about a
     thousand prepared ones (its default cache size). Grouped by exact length
     and cut into micro-batches of 1 to 16 rows, a scan of histograms of 50 to
-    120 bins gives over a thousand shapes: on 3000 such calls the network
+    120 bins gives over a thousand shapes. On 3000 such calls the network
     took 0.83 ms per row, against 0.30 ms with 16 rows per call (one thread).
     Here every call has :data:`NETWORK_ROWS` rows (a short last micro-batch is
     filled with empty rows) and a length from :func:`padded_length`.
@@ -249,7 +249,7 @@ class PaddedNetwork:
     def log_background(self, counts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Return log(b + 1) of shape (rows, n_bins) for zero-padded ``counts``.
 
-        Row i holds ``lengths[i]`` bins; entries past them are not defined.
+        Row i contains ``lengths[i]`` bins; entries past them are not defined.
         """
         rows, n_bins = counts.shape
         parts = []
@@ -298,6 +298,7 @@ class _MaskedCore(torch.nn.Module):
         deviation = (y - center) * valid64
         spread = torch.sqrt((deviation**2).sum(dim=1, keepdim=True) / size) + 0.1
         noise = torch.rsqrt(n + 1.0)
+
         # Neighbours as with replicate padding at both ends of each row.
         before = torch.cat([y[:, :1], y[:, :-1]], dim=1)
         after = torch.cat([y[:, 1:], y[:, -1:]], dim=1)
@@ -315,6 +316,7 @@ class _MaskedCore(torch.nn.Module):
             ],
             dim=1,
         ).float()
+
         mask = valid[:, None, :].float()
         x = self.input(features) * mask
         for block in self.blocks:

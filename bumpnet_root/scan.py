@@ -374,7 +374,7 @@ def note_origin(
     """Record that the key ``key_name`` in ``directory`` is listed as ``name``.
 
     A key named "a/b" at the top level and a key "b" in a directory "a" are
-    both listed as "a/b"; such names are marked as shared.
+    both listed as "a/b". Such names are marked as shared.
     """
     origin = (directory, key_name)
     if origins.setdefault(name, origin) != origin:
@@ -431,7 +431,7 @@ def read_key(root_file: Any, name: str, cycle: int) -> Any:
     looked up as a key name in each directory that the path allows.
 
     A top-level key "a/b" and a key "b" in a directory "a" get the same name
-    here, and only one of them is read; listing the file warns about it
+    here, so only one of them is read. Listing the file warns about it
     (:func:`warn_about_shared_names`).
     """
     try:

@@ -142,7 +142,7 @@ def test_padded_rows_match_each_row_alone(model):
         np.testing.assert_allclose(z, z_alone[0], rtol=0, atol=1e-4)
 
 
-def test_padded_row_result_does_not_depend_on_other_rows(model):
+def test_padded_row_independent_of_batch(model):
     rows = _rows_of_many_lengths(40, seed=9)
     together = evaluate_rows(model.module, rows)
     for index in (0, 17, 39):
