@@ -23,8 +23,10 @@ few lengths (:func:`padded_length`) and every network call has exactly 16
 rows, so that oneDNN sees few input shapes (see :class:`PaddedNetwork`). A
 row's background then does not depend on the other rows, bit for bit: a
 histogram gets the same background in a scan, alone, and with any number of
-workers. The Newton fit of the likelihood ratio may take one more step in a
-larger batch, which changes Z by less than 1e-10.
+workers. Rows of more than :data:`FILLED_BATCH_BINS` bins are the exception:
+their last micro-batch is not filled up, so such a row alone and in a batch
+can differ by about 1e-7 relative. The Newton fit of the likelihood ratio
+may take one more step in a larger batch, which changes Z by less than 1e-10.
 
 :func:`evaluate_arrays` runs the module's own network on rows of one length
 in micro-batches of up to 16 rows. There, the result of a row does not
@@ -65,10 +67,22 @@ logger = logging.getLogger(__name__)
 MIN_NETWORK_BACKGROUND = 1e-3
 # Rows per network call; see the module docstring.
 NETWORK_ROWS = 16
-# Rows per likelihood-ratio call: its float64 work arrays of (rows, bins, 17)
-# values then stay below about 40 MB for 120 bins, while the fixed cost per
-# call stays small against the work.
-LIKELIHOOD_RATIO_ROWS = 256
+# Up to this many bins, a short last micro-batch is filled with empty rows.
+# Longer rows are rare in a scan, so their few shapes do not crowd the cache
+# of prepared convolutions, and filling would multiply the work of a single
+# long histogram by up to 16.
+FILLED_BATCH_BINS = 2048
+# Bins per likelihood-ratio call (rows times bins): its float64 work arrays of
+# (rows, bins, 17) values then stay below about 40 MB, while the fixed cost per
+# call stays small against the work. 256 rows of 120 bins, or one row of
+# 30,720 bins; longer rows run one at a time.
+LIKELIHOOD_RATIO_BINS = 256 * 120
+
+
+def likelihood_ratio_rows(n_bins: int) -> int:
+    """Return how many rows of ``n_bins`` bins one likelihood-ratio call takes."""
+    return max(1, LIKELIHOOD_RATIO_BINS // max(n_bins, 1))
+
 
 _models: dict[tuple[str, int, int], Any] = {}
 _models_lock = threading.Lock()
@@ -148,7 +162,9 @@ def evaluate_arrays(
                         reach,
                         width,
                     )
-                    for rows in _slices(counts.shape[0], LIKELIHOOD_RATIO_ROWS)
+                    for rows in _slices(
+                        counts.shape[0], likelihood_ratio_rows(counts.shape[1])
+                    )
                 ]
             )
         else:
@@ -174,8 +190,9 @@ class PaddedNetwork:
     and cut into micro-batches of 1 to 16 rows, a scan of histograms of 50 to
     120 bins gives over a thousand shapes. On 3000 such calls the network
     took 0.83 ms per row, against 0.30 ms with 16 rows per call (one thread).
-    Here every call has :data:`NETWORK_ROWS` rows (a short last micro-batch is
-    filled with empty rows) and a length from :func:`padded_length`.
+    Here every call has :data:`NETWORK_ROWS` rows (a short last micro-batch of
+    up to :data:`FILLED_BATCH_BINS` bins is filled with empty rows) and a
+    length from :func:`padded_length`.
 
     The result does not depend on the padding: the inputs past a row's own
     length are set to zero before every convolution that reads neighbouring
@@ -258,6 +275,8 @@ class PaddedNetwork:
                 part = counts[first : first + NETWORK_ROWS]
                 part_lengths = lengths[first : first + NETWORK_ROWS]
                 missing = NETWORK_ROWS - part.shape[0]
+                if n_bins > FILLED_BATCH_BINS:
+                    missing = 0
                 if missing:
                     part = np.concatenate([part, np.zeros((missing, n_bins))])
                     part_lengths = np.concatenate(
@@ -267,7 +286,7 @@ class PaddedNetwork:
                     torch.from_numpy(np.ascontiguousarray(part, dtype=np.float64)),
                     torch.from_numpy(np.asarray(part_lengths, dtype=np.int64)),
                 )
-                parts.append(result[: NETWORK_ROWS - missing].numpy())
+                parts.append(result[: result.shape[0] - missing].numpy())
         return np.concatenate(parts)
 
 
@@ -392,7 +411,7 @@ def evaluate_rows(
                     reach,
                     width,
                 )
-                for part in _slices(len(members), LIKELIHOOD_RATIO_ROWS)
+                for part in _slices(len(members), likelihood_ratio_rows(size))
             ]
         )
         for row, position in enumerate(members):

@@ -14,6 +14,7 @@ from histogram_files import write_spectra_file
 
 from bumpnet_root.api import BumpNet
 from bumpnet_root.inference import (
+    FILLED_BATCH_BINS,
     PaddedNetwork,
     evaluate_arrays,
     evaluate_rows,
@@ -136,6 +137,23 @@ def test_padded_rows_match_each_row_alone(model):
             model.module, counts[None, :], edges[None, :]
         )
         # The network computes in float32: log(b + 1) agrees to its precision.
+        np.testing.assert_allclose(
+            np.log1p(background), np.log1p(background_alone[0]), rtol=0, atol=2e-6
+        )
+        np.testing.assert_allclose(z, z_alone[0], rtol=0, atol=1e-4)
+
+
+def test_long_rows_run_without_filled_batch(model):
+    rng = np.random.default_rng(12)
+    rows = []
+    for n_bins in (FILLED_BATCH_BINS + 1, 3000):
+        counts = rng.poisson(np.geomspace(1e5, 5.0, n_bins)).astype(float)
+        rows.append((counts, np.linspace(0.0, 1.0, n_bins + 1)))
+    outputs = evaluate_rows(model.module, rows)
+    for (counts, edges), (z, background) in zip(rows, outputs):
+        z_alone, background_alone = evaluate_arrays(
+            model.module, counts[None, :], edges[None, :]
+        )
         np.testing.assert_allclose(
             np.log1p(background), np.log1p(background_alone[0]), rtol=0, atol=2e-6
         )
