@@ -415,10 +415,21 @@ class LeeCalibrator:
         self.directory = Path(directory) if directory is not None else cache_dir()
         self.stats = {"memory": 0, "disk": 0, "computed": 0}
         self._memory: dict[str, LeeCalibration] = {}
+        self._keys: dict[bytes, str] = {}
+
+    def key(self, edges: np.ndarray) -> str:
+        """Return :func:`calibration_key` of ``edges``, computed once per binning."""
+        edges = np.ascontiguousarray(edges, dtype=np.float64)
+        raw = edges.tobytes()
+        key = self._keys.get(raw)
+        if key is None:
+            key = calibration_key(self.model_sha256, edges, self.toys)
+            self._keys[raw] = key
+        return key
 
     def calibration(self, edges: np.ndarray) -> LeeCalibration:
         """Return the calibration of the binning ``edges``."""
-        key = calibration_key(self.model_sha256, edges, self.toys)
+        key = self.key(edges)
         found = self._memory.get(key)
         if found is not None:
             self.stats["memory"] += 1
@@ -436,7 +447,7 @@ class LeeCalibrator:
         """
         pending: dict[str, np.ndarray] = {}
         for edges in binnings:
-            key = calibration_key(self.model_sha256, edges, self.toys)
+            key = self.key(edges)
             if key not in self._memory:
                 pending.setdefault(key, edges)
         while pending:
