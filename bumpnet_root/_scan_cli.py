@@ -78,7 +78,9 @@ def kept_results(args: argparse.Namespace) -> int:
 
 def look_elsewhere_fields(scan: Any, report: Any, threshold: float) -> dict[str, Any]:
     """Return the ``look_elsewhere`` section of ``scan_report.json``."""
-    from .lee import scan_wide_p, z_from_p
+    from scipy.special import log_ndtr
+
+    from .lee import scan_wide_log_p, z_from_log_p
 
     if scan.expected_false_candidates is None:
         return {"look_elsewhere": {"enabled": False}}
@@ -95,9 +97,8 @@ def look_elsewhere_fields(scan: Any, report: Any, threshold: float) -> dict[str,
             "out_of_domain": bool(result.out_of_domain),
         }
         if candidate.z_global is not None:
-            p_histogram = _normal_cdf(-candidate.z_global)
-            z_scan = z_from_p(scan_wide_p(p_histogram, trials))
-            # p underflows to 0 beyond Z of about 38, which would give inf.
+            log_p_histogram = float(log_ndtr(-candidate.z_global))
+            z_scan = z_from_log_p(scan_wide_log_p(log_p_histogram, trials))
             entry["z_global_scan"] = min(z_scan, candidate.z_global)
         top.append(entry)
     return {
@@ -141,12 +142,6 @@ def look_elsewhere_lines(fields: dict[str, Any]) -> list[str]:
             f"{best['z_global_scan']:.2f} over all {section['trials']} histograms"
         )
     return lines
-
-
-def _normal_cdf(z: float) -> float:
-    from scipy.special import ndtr
-
-    return float(ndtr(z))
 
 
 def _finite_or_none(value: float) -> float | None:

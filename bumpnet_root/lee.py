@@ -35,6 +35,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
 import secrets
 from collections import Counter
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import log_ndtr, ndtri, ndtri_exp
 
 from .histogram import Hist1D
 
@@ -156,32 +157,44 @@ class LeeCalibration:
 
     def p_global(self, z: float, level: float) -> float:
         """Return P(Z_max >= z) of a background-only histogram at ``level``."""
+        return float(np.exp(self.log_p_global(z, level)))
+
+    def log_p_global(self, z: float, level: float) -> float:
+        """Return the natural log of :meth:`p_global`.
+
+        The log stays finite where the p-value itself underflows to 0, above
+        Z of about 38.
+        """
         toys = self.matched_toys(level)
-        p_local = float(ndtr(-z))
+        log_p_local = float(log_ndtr(-z))
         if toys.size == 0:
-            return 1.0
+            return 0.0
         upcrossings = float(np.mean(self.upcrossings[toys]))
 
-        def upcrossing_formula(value: float) -> float:
-            tail = np.exp(-0.5 * (value * value - REFERENCE_LEVEL**2))
-            return float(ndtr(-value)) + upcrossings * float(tail)
+        def log_upcrossing_formula(value: float) -> float:
+            log_tail = float(log_ndtr(-value))
+            if upcrossings <= 0.0:
+                return log_tail
+            log_rise = math.log(upcrossings) - 0.5 * (
+                value * value - REFERENCE_LEVEL**2
+            )
+            return float(np.logaddexp(log_tail, log_rise))
 
         z_max = np.sort(self.z_max[toys])[::-1]
         above = int(np.count_nonzero(z_max >= z))
         if above >= MIN_TAIL_TOYS or z <= REFERENCE_LEVEL:
-            p = above / toys.size
+            log_p = math.log(above / toys.size) if above > 0 else -math.inf
         elif toys.size < MIN_TAIL_TOYS:
-            p = upcrossing_formula(z)
+            log_p = log_upcrossing_formula(z)
         else:
             # The last Z that MIN_TAIL_TOYS toys reach anchors the extrapolation.
             anchor = float(z_max[MIN_TAIL_TOYS - 1])
-            p = (
-                MIN_TAIL_TOYS
-                / toys.size
-                * upcrossing_formula(z)
-                / upcrossing_formula(anchor)
+            log_p = (
+                math.log(MIN_TAIL_TOYS / toys.size)
+                + log_upcrossing_formula(z)
+                - log_upcrossing_formula(anchor)
             )
-        return float(min(max(p, p_local), 1.0))
+        return float(min(max(log_p, log_p_local), 0.0))
 
     def expected_candidates(self, threshold: float, level: float) -> float:
         """Return the mean number of candidates with Z > threshold per toy."""
@@ -207,6 +220,23 @@ def z_from_p(p: float) -> float:
     p >= 0.5 gives 0, the usual convention for a result that is no excess.
     """
     return max(float(-ndtri(p)), 0.0)
+
+
+def z_from_log_p(log_p: float) -> float:
+    """Return :func:`z_from_p` of exp(``log_p``); finite where p underflows to 0."""
+    if log_p >= math.log(0.5):
+        return 0.0
+    return max(float(-ndtri_exp(log_p)), 0.0)
+
+
+def scan_wide_log_p(log_p_global: float, trials: int) -> float:
+    """Return the natural log of :func:`scan_wide_p`, for p-values of any size."""
+    if log_p_global >= 0.0:
+        return 0.0
+    if log_p_global < -30.0:
+        # 1 - (1 - p)^n = n p to float64 precision here, as long as n p is small.
+        return min(math.log(trials) + log_p_global, 0.0)
+    return math.log(scan_wide_p(math.exp(log_p_global), trials))
 
 
 def scan_wide_p(p_global: float, trials: int) -> float:
@@ -555,9 +585,9 @@ def histogram_lee(
     level = count_level(background[start:stop])
     z_global = []
     for z in candidate_z:
-        p = calibration.p_global(z, level)
+        log_p = calibration.log_p_global(z, level)
         # p_global >= Phi(-z), so only rounding could make Z_global > Z here.
-        z_global.append(min(z_from_p(p), max(z, 0.0)))
+        z_global.append(min(z_from_log_p(log_p), max(z, 0.0)))
     if threshold >= CANDIDATE_FLOOR:
         expected = calibration.expected_candidates(threshold, level)
     else:

@@ -157,6 +157,8 @@ def _label_spectrum(ax, result: ScanResult, threshold: float) -> None:
     lines = [f"{Path(result.file).name}:{result.name}"]
     if result.histogram.title:
         lines.append(result.histogram.title)
+    if result.out_of_domain:
+        lines.append("outside the training domain: maxima, NOT bumps")
     ax.text(
         0.03,
         0.96,

@@ -21,7 +21,9 @@ from bumpnet_root.lee import (
     build_calibration,
     calibration_key,
     count_upcrossings,
+    scan_wide_log_p,
     scan_wide_p,
+    z_from_log_p,
     z_from_p,
 )
 from bumpnet_root.parallel import scan_files_fast
@@ -345,3 +347,29 @@ def test_rejected_toys_are_counted_with_reason(model, monkeypatch, caplog):
     assert any(line.startswith(empty + "histogram is empty") for line in lines)
     rejected = sum(int(line.split()[0]) for line in lines)
     assert calibration.toys + rejected == 20
+
+
+def test_z_from_log_p_beyond_underflow():
+    from scipy.special import log_ndtr
+
+    assert z_from_log_p(float(log_ndtr(-54.0))) == pytest.approx(54.0, rel=1e-9)
+    assert z_from_log_p(float(log_ndtr(-3.0))) == pytest.approx(z_from_p(1.35e-3), 1e-3)
+    assert z_from_log_p(np.log(0.7)) == 0.0
+
+
+@pytest.mark.parametrize("p", [0.3, 1e-3, 1e-9])
+def test_scan_wide_log_p_matches_scan_wide_p(p):
+    expected = np.log(scan_wide_p(p, 500))
+    assert scan_wide_log_p(float(np.log(p)), 500) == pytest.approx(expected, 1e-9)
+
+
+def test_scan_wide_log_p_of_underflowing_p():
+    assert scan_wide_log_p(-2000.0, 100) == pytest.approx(np.log(100) - 2000.0)
+
+
+@pytest.mark.parametrize("z", [40.0, 60.0])
+def test_global_z_below_local_at_huge_z(calibration, z):
+    level = float(np.median(calibration.levels))
+    z_global = z_from_log_p(calibration.log_p_global(z, level))
+    assert np.isfinite(z_global)
+    assert z - 2.0 < z_global < z

@@ -104,3 +104,26 @@ def test_plot_top_results_removes_stale_plots(report, tmp_path: Path):
 def test_plot_file_stem_is_safe(report):
     result = next(r for r in report.results if r.name == "dir/plain")
     assert plot_file_stem(3, result) == "03_dir_plain"
+
+
+@pytest.mark.parametrize("outside", [False, True])
+def test_plot_marks_out_of_domain_histograms(report, outside: bool):
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from bumpnet_root.plotting import _label_spectrum
+
+    result = report.results[0]
+    if outside:
+        domain = dataclasses.replace(
+            result.prediction.domain, out_of_domain=("too many events",)
+        )
+        prediction = dataclasses.replace(result.prediction, domain=domain)
+        result = dataclasses.replace(result, prediction=prediction)
+    figure, ax = plt.subplots()
+    ax.semilogy([1.0, 2.0], [1.0, 10.0], label="Data")
+    _label_spectrum(ax, result, 3.0)
+    texts = " ".join(text.get_text() for text in ax.texts)
+    plt.close(figure)
+    assert ("NOT bumps" in texts) == outside
