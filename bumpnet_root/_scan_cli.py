@@ -125,10 +125,11 @@ def look_elsewhere_lines(fields: dict[str, Any]) -> list[str]:
         return ["look-elsewhere correction off (--no-lee)"]
     expected = section["expected_false_candidates"]
     expected_text = "n/a" if expected is None else f"{expected:.3g}"
+    trials = section["trials"]
     lines = [
         f"look-elsewhere effect: {expected_text} false candidates with "
-        f"Z > {section['threshold']:g} expected from background alone in "
-        f"{section['trials']} scanned histograms (trials)"
+        f"Z > {section['threshold']:g} expected from background alone in the "
+        f"{trials} scanned {'histogram' if trials == 1 else 'histograms'}"
     ]
     # Maxima of histograms outside the training domain are not bumps.
     inside = [

@@ -277,24 +277,14 @@ def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_run_scan)
 
 
-# Candidates this close to either end of the scanned range get EDGE_NOTE.
-EDGE_BINS = 2
-EDGE_NOTE = (
-    "at the edge of the scanned range, where the background estimate has "
-    "bins on one side only; check it with bumpnet crosscheck"
-)
-
-
-def _at_edge(bin_index: int, start: int, stop: int) -> bool:
-    return bin_index < start + EDGE_BINS or bin_index >= stop - EDGE_BINS
-
-
 def _format_table(report, threshold: float, max_rows: int) -> list[str]:
     """Return the lines of the ranked candidate table.
 
     Candidates of histograms outside the training domain follow in a table of
     their own, because their Z maxima are not bumps.
     """
+    from .scan import candidate_notes
+
     ranked = [pair for pair in report.ranked_candidates() if not pair[0].out_of_domain]
     outside = _format_out_of_domain(report, threshold, max_rows)
     if not ranked:
@@ -311,9 +301,7 @@ def _format_table(report, threshold: float, max_rows: int) -> list[str]:
     for rank, ((result, candidate), label) in enumerate(zip(shown, labels), start=1):
         low, high = result.scan_range
         scanned = f"{low:.4g} to {high:.4g}"
-        notes = list(result.notes)
-        if _at_edge(candidate.bin, *result.scan_bins):
-            notes.append(EDGE_NOTE)
+        notes = candidate_notes(result, candidate)
         if notes:
             scanned += ": " + "; ".join(notes)
         z_global = "-" if candidate.z_global is None else f"{candidate.z_global:.2f}"
@@ -531,9 +519,9 @@ def _log_nothing_scanned(report: ScanReport, out: Path) -> None:
     where = out / "scan_report.json"
     if report.failed and not report.skipped:
         logger.error(
-            "no histogram was scanned: %d objects or files failed (errors above "
-            "and in %s)",
+            "no histogram was scanned: %d %s failed (errors above and in %s)",
             len(report.failed),
+            "object or file" if len(report.failed) == 1 else "objects or files",
             where,
         )
     elif report.skipped or report.failed:

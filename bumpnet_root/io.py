@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import uproot
 
-from .scan import ScanReport, ScanResult
+from .scan import ScanReport, ScanResult, at_edge, candidate_notes
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,7 @@ def result_to_dict(result: ScanResult) -> dict[str, Any]:
                 "out_of_domain": bool(result.out_of_domain),
                 # After the look-elsewhere correction; None when not computed.
                 "z_global": c.z_global,
+                "at_edge": at_edge(c.bin, domain.start, domain.stop),
             }
             for c in result.candidates
         ],
@@ -162,7 +163,7 @@ def candidates_csv(report: ScanReport) -> str:
                 candidate.bin,
                 f"{low:.6g}",
                 f"{high:.6g}",
-                "; ".join(result.notes),
+                "; ".join(candidate_notes(result, candidate)),
                 "; ".join(result.out_of_domain),
                 "" if candidate.z_global is None else f"{candidate.z_global:.4f}",
             ]

@@ -364,6 +364,30 @@ def _read_file(
     return loaded
 
 
+# Candidates this close to either end of the scanned range get EDGE_NOTE.
+EDGE_BINS = 2
+EDGE_NOTE = (
+    "at the edge of the scanned range, where the background estimate has "
+    "bins on one side only; check it with bumpnet crosscheck"
+)
+
+
+def at_edge(bin_index: int, start: int, stop: int) -> bool:
+    """Return whether a bin is within EDGE_BINS of either end of ``start:stop``."""
+    return bin_index < start + EDGE_BINS or bin_index >= stop - EDGE_BINS
+
+
+def candidate_notes(result: Any, candidate: Candidate) -> list[str]:
+    """Return the notes of a histogram, plus EDGE_NOTE for a candidate at an edge.
+
+    ``result`` is a ScanResult or any record with ``notes`` and ``scan_bins``.
+    """
+    notes = list(result.notes)
+    if at_edge(candidate.bin, *result.scan_bins):
+        notes.append(EDGE_NOTE)
+    return notes
+
+
 # Marks a name that more than one key of a file gets (see note_origin).
 _SHARED = ("", "")
 

@@ -96,7 +96,7 @@ def test_scan_of_failed_file_names_failure(model_path: Path, tmp_path: Path):
     )
     assert completed.returncode == 1
     assert "the file is text" in completed.stderr
-    assert "1 objects or files failed" in completed.stderr
+    assert "1 object or file failed" in completed.stderr
     assert "skipped" not in completed.stderr.splitlines()[-1]
 
 

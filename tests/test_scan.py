@@ -281,6 +281,26 @@ def test_summary_csv_one_row_per_candidate(double_mu_scan):
     assert z_values == sorted(z_values, reverse=True)
 
 
+def test_edge_candidates_noted_in_csv_and_json(double_mu_scan):
+    from bumpnet_root.scan import EDGE_NOTE, at_edge
+
+    _, out_dir = double_mu_scan
+    with open(out_dir / SUMMARY_CSV, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    summary = json.loads((out_dir / SUMMARY_JSON).read_text())
+    flags = {
+        (entry["name"], candidate["bin"]): candidate["at_edge"]
+        for entry in summary
+        for candidate in entry["candidates"]
+    }
+    ranges = {e["name"]: (e["scan_start"], e["scan_stop"]) for e in summary}
+    for row in rows:
+        edge = at_edge(int(row["bin"]), *ranges[row["name"]])
+        assert flags[(row["name"], int(row["bin"]))] == edge
+        assert (EDGE_NOTE in row["notes"]) == edge
+    assert any(flags.values())
+
+
 def test_newest_cycle_is_scanned(mixed_scan):
     report, _, _ = mixed_scan
     result = next(r for r in report.results if r.name == "mass")
