@@ -24,6 +24,8 @@ from typing import Any
 from .errors import BumpNetError, MissingDependencyError
 from .scan import (
     BIN_LABELS_REASON,
+    EMPTY_FILE_REASON,
+    Origins,
     ScanReport,
     _convert,
     _LoadedHistogram,
@@ -89,7 +91,7 @@ def _list_pyroot(root: Any, path: str) -> dict[str, str] | None:
         return None
     try:
         classnames: dict[str, str] = {}
-        origins: dict[str, tuple[str, str]] = {}
+        origins: Origins = {}
         _walk_keys(root_file, "", classnames, origins)
         warn_about_shared_names(path, origins)
         return classnames
@@ -101,7 +103,7 @@ def _walk_keys(
     directory: Any,
     prefix: str,
     classnames: dict[str, str],
-    origins: dict[str, tuple[str, str]],
+    origins: Origins,
 ) -> None:
     for key in directory.GetListOfKeys():
         key_name = str(key.GetName())
@@ -128,12 +130,15 @@ def list_entries(
     patterns: Sequence[str] = (),
     done: Callable[[str, str], bool] | None = None,
     reader: str = "auto",
+    report: ScanReport | None = None,
 ) -> list[ObjectEntry]:
     """List the objects of a file to scan, in the order of the file's keys.
 
     Directories, names that match none of ``patterns`` and names for which
-    ``done(path, name)`` is True are left out. Raises the uproot error when
-    the file cannot be read.
+    ``done(path, name)`` is True are left out. A file without any object but
+    directories is recorded as skipped in ``report``, as
+    :func:`bumpnet_root.scan.scan_files` records it. Raises the uproot error
+    when the file cannot be read.
     """
     classnames = None
     if resolve_reader(reader) == "pyroot":
@@ -141,6 +146,10 @@ def list_entries(
         classnames = _list_pyroot(root, path)
     if classnames is None:
         classnames = _list_uproot(path)
+    if report is not None and all(
+        class_name.startswith("TDirectory") for class_name in classnames.values()
+    ):
+        _record_skip(report, path, "", "", EMPTY_FILE_REASON)
     entries = []
     for name, (cycle, class_name) in _newest_cycles(classnames).items():
         if class_name.startswith("TDirectory") or not _matches(name, patterns):

@@ -252,6 +252,8 @@ class BumpNet:
                 "evaluate takes a sequence of histograms, but got one (counts, "
                 "edges) pair; pass [(counts, edges)]"
             )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if domains is not None and len(domains) != len(histograms):
             raise ValueError(
                 f"got {len(domains)} domains for {len(histograms)} histograms"
@@ -263,6 +265,7 @@ class BumpNet:
                 h = _as_hist1d(item)
                 if domains is not None:
                     checked = domains[position]
+                    _check_domain(checked, h)
                 elif domain == "full":
                     checked = ScanDomain(0, h.n_bins)
                 else:
@@ -307,3 +310,15 @@ class BumpNet:
                 domain=checked,
                 notes=checked.notes,
             )
+
+
+def _check_domain(checked: ScanDomain, h: Hist1D) -> None:
+    """Raise ValueError for a scan range that is empty or outside the histogram."""
+    if checked.skip_reason is None and not 0 <= checked.start < checked.stop <= (
+        h.n_bins
+    ):
+        raise ValueError(
+            f"the scan range {checked.start}:{checked.stop} given for histogram "
+            f"{h.label!r} is empty or outside its {h.n_bins} bins; pass ranges "
+            "from scan_domain or scan_domains"
+        )

@@ -525,10 +525,11 @@ def _log_nothing_scanned(report: ScanReport, out: Path) -> None:
             where,
         )
     elif report.skipped or report.failed:
+        skipped = len(report.skipped)
         logger.error(
-            "no histogram was scanned: %d objects skipped, %d failed; the "
-            "reasons are in %s",
-            len(report.skipped),
+            "no histogram was scanned: %d %s skipped, %d failed; the reasons are in %s",
+            skipped,
+            "object" if skipped == 1 else "objects",
             len(report.failed),
             where,
         )

@@ -200,7 +200,9 @@ class PaddedNetwork:
     alone, and the per-histogram mean and spread of the inputs are taken over
     the row's own bins. The background agrees with the module's own
     ``log_background`` on the unpadded row to float32 precision (about 1e-6
-    relative; tests/test_throughput.py).
+    relative; tests/test_throughput.py). Z then agrees to about 1e-7 sqrt(b):
+    below 1e-4 up to backgrounds of 1e6 per bin, the end of the training
+    range, and 1e-2 at 1e12.
 
     Built by :meth:`from_module` from the weights of a loaded TorchScript
     module with the layout of :class:`bumpnet_root.model.BumpNetModule`.

@@ -324,8 +324,11 @@ def _plan(
     for path in paths:
         yield _FileStart(path)
         try:
-            entries = list_entries(path, select, done, settings.reader)
+            listing = ScanReport()
+            entries = list_entries(path, select, done, settings.reader, listing)
             entries.sort(key=lambda entry: entry.name)
+            if listing.skipped:
+                yield ChunkOutput(path, skipped=listing.skipped)
         except Exception as error:
             failed = ScanReport()
             _record_failure(failed, path, "", error, _file_advice(error, path))

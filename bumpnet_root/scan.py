@@ -388,26 +388,24 @@ def candidate_notes(result: Any, candidate: Candidate) -> list[str]:
     return notes
 
 
-# Marks a name that more than one key of a file gets (see note_origin).
-_SHARED = ("", "")
+# Where the keys listed under one path come from: {path: {(directory, key)}}.
+Origins = dict[str, set[tuple[str, str]]]
 
 
-def note_origin(
-    origins: dict[str, tuple[str, str]], name: str, directory: str, key_name: str
-) -> None:
+def note_origin(origins: Origins, name: str, directory: str, key_name: str) -> None:
     """Record that the key ``key_name`` in ``directory`` is listed as ``name``.
 
     A key named "a/b" at the top level and a key "b" in a directory "a" are
-    both listed as "a/b". Such names are marked as shared.
+    both listed as "a/b", and uproot reads "a//b" as "a/b" too. So names are
+    compared with empty parts dropped, as :func:`output_key` writes them.
     """
-    origin = (directory, key_name)
-    if origins.setdefault(name, origin) != origin:
-        origins[name] = _SHARED
+    path = "/".join(part for part in name.split("/") if part)
+    origins.setdefault(path, set()).add((directory, key_name))
 
 
-def uproot_origins(root_file: Any) -> dict[str, tuple[str, str]]:
+def uproot_origins(root_file: Any) -> Origins:
     """Return the origins (see note_origin) of every key of an open uproot file."""
-    origins: dict[str, tuple[str, str]] = {}
+    origins: Origins = {}
     pending = [("", root_file)]
     while pending:
         prefix, directory = pending.pop()
@@ -422,20 +420,25 @@ def uproot_origins(root_file: Any) -> dict[str, tuple[str, str]]:
     return origins
 
 
-def warn_about_shared_names(path: str, origins: dict[str, tuple[str, str]]) -> None:
-    """Warn about each name that several keys of the file share."""
-    for name, origin in origins.items():
-        if origin == _SHARED:
-            directory, _, base = name.rpartition("/")
-            logger.warning(
-                "%s: a key named %r and the key %r in the directory %r have the "
-                "same path, so only one of them is scanned; rename the key whose "
-                "name contains '/' to scan both",
-                path,
-                name,
-                base,
-                directory,
-            )
+def warn_about_shared_names(path: str, origins: Origins) -> None:
+    """Warn about each path that several keys of the file share."""
+    for name, keys in origins.items():
+        if len(keys) < 2:
+            continue
+        described = [
+            f"{key!r} in the directory {directory.rstrip('/')!r}"
+            if directory
+            else f"{key!r} at the top level"
+            for directory, key in sorted(keys)
+        ]
+        logger.warning(
+            "%s: %d keys have the path %r (%s), so only one of them is scanned; "
+            "rename the keys whose names contain '/' to scan them all",
+            path,
+            len(keys),
+            name,
+            ", ".join(described),
+        )
 
 
 def output_key(prefix: str, name: str) -> str:

@@ -11,6 +11,7 @@ from cli_helpers import run_cli
 from bumpnet_root import __version__
 from bumpnet_root.api import DEFAULT_MODEL_PATH
 from bumpnet_root.cli import main
+from bumpnet_root.scan import EMPTY_FILE_REASON
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DOUBLE_MU = REPO_ROOT / "bumpnet_root" / "data" / "DoubleMu12.root"
@@ -86,6 +87,24 @@ def test_scan_nothing_matching_exit_one(model_path: Path, tmp_path: Path):
     assert completed.returncode == 1
     assert "no histogram was scanned: no object matched" in completed.stderr
     assert json.loads((tmp_path / "summary.json").read_text()) == []
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_scan_of_empty_file_records_skip(model_path: Path, tmp_path: Path, jobs):
+    import uproot
+
+    empty = tmp_path / "empty.root"
+    with uproot.recreate(empty) as handle:
+        handle.mkdir("only_a_directory")
+    out = tmp_path / "out"
+    completed = run_cli(
+        "scan", empty, "--model", model_path, "--out", out, "--no-lee",
+        "--jobs", jobs,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "1 object skipped, 0 failed" in completed.stderr
+    report = json.loads((out / "scan_report.json").read_text())
+    assert [entry["reason"] for entry in report["skipped"]] == [EMPTY_FILE_REASON]
 
 
 def test_scan_of_failed_file_names_failure(model_path: Path, tmp_path: Path):

@@ -177,6 +177,30 @@ def test_evaluate_rejects_bare_counts_edges_pair():
     assert len(net.evaluate(((counts, edges), (counts, edges)))) == 2
 
 
+@pytest.mark.parametrize("start, stop", [(50, 70), (5, 5), (-5, 10)])
+def test_evaluate_rejects_invalid_scan_range(start, stop):
+    from bumpnet_root.api import BumpNet
+    from bumpnet_root.domain import ScanDomain
+
+    counts = np.random.default_rng(3).poisson(np.geomspace(1e3, 10, 60)).astype(float)
+    good = (counts, np.linspace(0.0, 1.0, 61))
+    net = BumpNet.load()
+    domains = [ScanDomain(start, stop), ScanDomain(0, 60)]
+    results = net.evaluate([good, good], domains=domains)
+    assert isinstance(results[0], ValueError)
+    assert f"{start}:{stop}" in str(results[0])
+    assert results[1].z.shape == (60,)
+    with pytest.raises(ValueError, match="outside its 60 bins"):
+        net.evaluate([good], domains=domains[:1], strict=True)
+
+
+def test_evaluate_rejects_batch_size_zero():
+    from bumpnet_root.api import BumpNet
+
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        BumpNet.load().evaluate([], batch_size=0)
+
+
 def test_empty_bins_after_cutoff_ignored():
     from bumpnet_root.api import BumpNet
 

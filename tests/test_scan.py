@@ -543,6 +543,11 @@ def test_key_name_with_slash_is_read(model: BumpNet, tmp_path: Path):
     np.testing.assert_array_equal(z["sub/mass/mm"], z["plain"])
 
 
+def _shared_path_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    messages = [record.getMessage() for record in caplog.records]
+    return [message for message in messages if "keys have the path" in message]
+
+
 @pytest.mark.parametrize("reader", ["pyroot", "uproot"])
 def test_key_and_directory_with_one_path_warn(
     tmp_path: Path, reader: str, caplog: pytest.LogCaptureFixture
@@ -554,9 +559,29 @@ def test_key_and_directory_with_one_path_warn(
     with caplog.at_level("WARNING", logger="bumpnet_root"):
         entries = list_entries(str(path), reader=reader)
     assert sorted(entry.name for entry in entries) == ["plain", "sub/x", "sub/y"]
-    shared = [r for r in caplog.records if "have the same path" in r.getMessage()]
-    assert len(shared) == 1
-    assert "'sub/x'" in shared[0].getMessage()
+    warnings = _shared_path_warnings(caplog)
+    assert len(warnings) == 1
+    assert "2 keys have the path 'sub/x'" in warnings[0]
+    assert "'sub/x' at the top level" in warnings[0]
+    assert "'x' in the directory 'sub'" in warnings[0]
+
+
+@pytest.mark.parametrize("reader", ["pyroot", "uproot"])
+def test_shared_path_warning_names_real_keys(
+    tmp_path: Path, reader: str, caplog: pytest.LogCaptureFixture
+):
+    from bumpnet_root._fastread import list_entries
+
+    path = tmp_path / "deep.root"
+    # "sub/a/b" at the top level and "a/b" inside the directory "sub".
+    _write_falling_under_keys(path, ["sub/a/b", "x//y", "x/y"], ("a/b",))
+    with caplog.at_level("WARNING", logger="bumpnet_root"):
+        list_entries(str(path), reader=reader)
+    warnings = sorted(_shared_path_warnings(caplog))
+    assert len(warnings) == 2
+    assert "'a/b' in the directory 'sub'" in warnings[0]
+    assert "'sub/a/b' at the top level" in warnings[0]
+    assert "'x//y' at the top level, 'x/y' at the top level" in warnings[1]
 
 
 def test_scan_files_warns_about_a_shared_path(
@@ -567,7 +592,7 @@ def test_scan_files_warns_about_a_shared_path(
     with caplog.at_level("WARNING", logger="bumpnet_root"):
         report = scan_files([path], model)
     assert [result.name for result in report.results] == ["sub/x"]
-    assert any("have the same path" in r.getMessage() for r in caplog.records)
+    assert len(_shared_path_warnings(caplog)) == 1
 
 
 def test_cycles_of_one_key_are_not_a_shared_path(
@@ -580,7 +605,7 @@ def test_cycles_of_one_key_are_not_a_shared_path(
     with caplog.at_level("WARNING", logger="bumpnet_root"):
         for reader in ("pyroot", "uproot"):
             list_entries(str(path), reader=reader)
-    assert not [r for r in caplog.records if "same path" in r.getMessage()]
+    assert not _shared_path_warnings(caplog)
 
 
 def test_keys_clashing_with_directories_written(model: BumpNet, tmp_path: Path):
