@@ -235,8 +235,8 @@ def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=1024,
         metavar="N",
-        help="histograms with the same number of bins evaluated together; the "
-        "network runs them 16 at a time (default: %(default)s)",
+        help="histograms evaluated together, padded to a few common lengths; "
+        "the network runs them 16 at a time (default: %(default)s)",
     )
     parser.add_argument(
         "--table-rows",
