@@ -502,9 +502,9 @@ def _run_scan(args: argparse.Namespace) -> int:
     for line in look_elsewhere_lines(lee_fields):
         print(line)
     print(
-        f"scanned {len(report.results)} histograms in {len(report.files)} files "
-        f"({len(report.skipped)} skipped, {len(report.failed)} failed); "
-        f"outputs in {args.out}"
+        f"scanned {_count(len(report.results), 'histogram')} in "
+        f"{_count(len(report.files), 'file')} ({len(report.skipped)} skipped, "
+        f"{len(report.failed)} failed); outputs in {args.out}"
     )
     if interrupted:
         return _interrupted_status(interrupted)
@@ -512,6 +512,11 @@ def _run_scan(args: argparse.Namespace) -> int:
         _log_nothing_scanned(report, args.out)
         return EXIT_NOTHING_DONE
     return EXIT_OK
+
+
+def _count(number: int, noun: str) -> str:
+    """Return "1 histogram" or "N histograms"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _log_nothing_scanned(report: ScanReport, out: Path) -> None:
@@ -884,10 +889,10 @@ def _run_crosscheck(args: argparse.Namespace) -> int:
 
     _print_crosscheck_table(crosschecks)
     print(
-        f"cross-checked {len(crosschecks.checks)} histograms "
-        f"({len(crosschecks.failed)} fits failed) in {len(report.files)} files "
-        f"({len(report.skipped)} skipped, {len(report.failed)} failed); "
-        f"outputs in {args.out}"
+        f"cross-checked {_count(len(crosschecks.checks), 'histogram')} "
+        f"({len(crosschecks.failed)} fits failed) in "
+        f"{_count(len(report.files), 'file')} ({len(report.skipped)} skipped, "
+        f"{len(report.failed)} failed); outputs in {args.out}"
     )
     if crosschecks.interrupt is not None:
         return _interrupted_status(crosschecks.interrupt)

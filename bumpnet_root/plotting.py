@@ -39,6 +39,40 @@ def _plain_text(text: str) -> str:
     return text.replace("$", r"\$")
 
 
+# A run of ROOT TLatex markup: #word with optional {...}, or x_{...}, x^{...}.
+_TLATEX_RUN = re.compile(
+    r"(?:#[A-Za-z]+(?:\{[^{}$]*\})?|[A-Za-z0-9]*[_^]\{[^{}$]*\}|[A-Za-z0-9]*[_^][A-Za-z0-9])+"
+)
+
+
+def _axis_text(text: str) -> str:
+    """Return a ROOT axis title with its TLatex markup as matplotlib mathtext.
+
+    "m_{#mu#mu} [GeV]" becomes "$m_{\\mu\\mu}$ [GeV]". Titles without markup,
+    and titles whose converted markup mathtext cannot parse, come back as
+    plain text.
+    """
+    if "#" not in text and "_{" not in text and "^{" not in text:
+        return _plain_text(text)
+
+    def convert(match: re.Match) -> str:
+        run = re.sub(
+            r"#([A-Za-z]+)",
+            lambda m: "\\" + m.group(1) + " ",
+            match.group(0),
+        )
+        return "$" + run.replace(" }", "}").replace(" _", "_").replace(" ^", "^") + "$"
+
+    converted = _TLATEX_RUN.sub(convert, text.replace("$", ""))
+    try:
+        from matplotlib.mathtext import MathTextParser
+
+        MathTextParser("path").parse(converted)
+    except Exception:  # any markup mathtext rejects: show the title as written
+        return _plain_text(text)
+    return converted
+
+
 def _draw_spectrum(ax, result: ScanResult) -> None:
     histogram = result.histogram
     counts = histogram.counts
@@ -242,7 +276,7 @@ def plot_result(
         top.tick_params(labelbottom=False)
         top.set_xlim(histogram.edges[0], histogram.edges[-1])
         _label_spectrum(top, result, threshold)
-        bottom.set_xlabel(_plain_text(result.x_title or "Mass"))
+        bottom.set_xlabel(_axis_text(result.x_title or "Mass"))
         figure.align_ylabels((top, bottom))
         written = []
         for extension in formats:

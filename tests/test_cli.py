@@ -53,7 +53,7 @@ def test_scan_missing_file_exit_zero(scan_with_missing_file):
 
 def test_scan_prints_summary(scan_with_missing_file):
     completed, out_dir, _ = scan_with_missing_file
-    assert "scanned 1 histograms in 2 files (1 skipped, 1 failed)" in completed.stdout
+    assert "scanned 1 histogram in 2 files (1 skipped, 1 failed)" in completed.stdout
     assert str(out_dir) in completed.stdout
     assert "candidate" in completed.stdout
 

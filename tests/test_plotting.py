@@ -127,3 +127,20 @@ def test_plot_marks_out_of_domain_histograms(report, outside: bool):
     texts = " ".join(text.get_text() for text in ax.texts)
     plt.close(figure)
     assert ("NOT bumps" in texts) == outside
+
+
+@pytest.mark.parametrize(
+    "title, expected",
+    [
+        ("m_{#mu#mu} [GeV]", r"$m_{\mu \mu}$ [GeV]"),
+        ("p_{T}^{miss} [GeV]", "$p_{T}^{miss}$ [GeV]"),
+        ("m(#mu^{+}#mu^{-}) [GeV]", r"m($\mu^{+}\mu^{-}$) [GeV]"),
+        ("Invariant Mass (GeV/c^2)", "Invariant Mass (GeV/c^2)"),
+        ("cost $5", r"cost \$5"),
+        ("#frac{a}{b}", "#frac{a}{b}"),
+    ],
+)
+def test_axis_titles_from_tlatex(title, expected):
+    from bumpnet_root.plotting import _axis_text
+
+    assert _axis_text(title) == expected
