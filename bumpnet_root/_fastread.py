@@ -76,7 +76,9 @@ def resolve_reader(reader: str) -> str:
     return reader
 
 
-def _list_pyroot(root: Any, path: str) -> dict[str, str] | None:
+def _list_pyroot(
+    root: Any, path: str, patterns: Sequence[str] = ()
+) -> dict[str, str] | None:
     """Return {"name;cycle": class name} of every key, or None on any failure."""
     if not os.path.isfile(path):
         return None
@@ -93,7 +95,7 @@ def _list_pyroot(root: Any, path: str) -> dict[str, str] | None:
         classnames: dict[str, str] = {}
         origins: Origins = {}
         _walk_keys(root_file, "", classnames, origins)
-        warn_about_shared_names(path, origins)
+        warn_about_shared_names(path, origins, patterns)
         return classnames
     finally:
         root_file.Close()
@@ -117,11 +119,11 @@ def _walk_keys(
                 _walk_keys(subdirectory, f"{name}/", classnames, origins)
 
 
-def _list_uproot(path: str) -> dict[str, str]:
+def _list_uproot(path: str, patterns: Sequence[str] = ()) -> dict[str, str]:
     import uproot
 
     with uproot.open(path) as root_file:
-        warn_about_shared_names(path, uproot_origins(root_file))
+        warn_about_shared_names(path, uproot_origins(root_file), patterns)
         return dict(root_file.classnames(recursive=True))
 
 
@@ -143,9 +145,9 @@ def list_entries(
     classnames = None
     if resolve_reader(reader) == "pyroot":
         root = _pyroot()
-        classnames = _list_pyroot(root, path)
+        classnames = _list_pyroot(root, path, patterns)
     if classnames is None:
-        classnames = _list_uproot(path)
+        classnames = _list_uproot(path, patterns)
     if report is not None and all(
         class_name.startswith("TDirectory") for class_name in classnames.values()
     ):

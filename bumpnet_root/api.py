@@ -271,10 +271,12 @@ class BumpNet:
                 else:
                     checked = scan_domain(h)
                 if checked.skip_reason is not None:
-                    raise InvalidHistogramError(
+                    rejected = InvalidHistogramError(
                         f"histogram {h.label!r} cannot be scanned: "
                         f"{checked.skip_reason}"
                     )
+                    rejected.skip_reason = checked.skip_reason
+                    raise rejected
             except Exception as error:
                 if strict:
                     raise

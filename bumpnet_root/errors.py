@@ -12,7 +12,13 @@ class BumpNetError(Exception):
 
 
 class InvalidHistogramError(BumpNetError, ValueError):
-    """A histogram cannot be scanned (wrong dimension, bad edges, NaN contents)."""
+    """A histogram cannot be scanned (wrong dimension, bad edges, NaN contents).
+
+    ``skip_reason`` is the reason of the scan-domain check when that check
+    rejected the histogram, and None otherwise.
+    """
+
+    skip_reason: str | None = None
 
 
 class UnsupportedInputError(BumpNetError, TypeError):

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -175,8 +176,9 @@ def evaluate_arrays(
 def padded_length(n_bins: int) -> int:
     """Return the length that rows of ``n_bins`` bins are padded to.
 
-    Eight lengths per doubling, multiples of 8: at most 12.5 % of a row is
-    padding, and a scan of many binnings runs the network on a few shapes.
+    Multiples of 8, and above 64 bins eight lengths per doubling: the padding
+    is at most 7 bins or 12.5 % of the row, whichever is larger, and a scan of
+    many binnings runs the network on a few shapes.
     """
     step = max(8, 2 ** (max(n_bins, 1).bit_length() - 4))
     return -(-n_bins // step) * step
@@ -186,13 +188,14 @@ class PaddedNetwork:
     """The network of a BumpNet module run on rows padded to a common length.
 
     oneDNN prepares each convolution once per input shape and keeps about a
-    thousand prepared ones (its default cache size). Grouped by exact length
-    and cut into micro-batches of 1 to 16 rows, a scan of histograms of 50 to
-    120 bins gives over a thousand shapes. On 3000 such calls the network
-    took 0.83 ms per row, against 0.30 ms with 16 rows per call (one thread).
-    Here every call has :data:`NETWORK_ROWS` rows (a short last micro-batch of
-    up to :data:`FILLED_BATCH_BINS` bins is filled with empty rows) and a
-    length from :func:`padded_length`.
+    thousand prepared ones (its default cache size). Grouped by exact length and
+    cut into micro-batches of 1 to 16 rows, a scan of histograms of 50 to 120
+    bins allows over a thousand shapes. ``bench/scan_throughput.py`` measures
+    network and likelihood ratio on rows of 40 to 100 bins at 0.76 ms per row
+    grouped by exact length, against 0.49 ms padded. Here every call has
+    :data:`NETWORK_ROWS` rows (a short last micro-batch of up to
+    :data:`FILLED_BATCH_BINS` bins is filled with empty rows) and a length from
+    :func:`padded_length`.
 
     The result does not depend on the padding: the inputs past a row's own
     length are set to zero before every convolution that reads neighbouring
@@ -200,12 +203,14 @@ class PaddedNetwork:
     alone, and the per-histogram mean and spread of the inputs are taken over
     the row's own bins. The background agrees with the module's own
     ``log_background`` on the unpadded row to float32 precision (about 1e-6
-    relative; tests/test_throughput.py). Z then agrees to about 1e-7 sqrt(b):
-    below 1e-4 up to backgrounds of 1e6 per bin, the end of the training
-    range, and 1e-2 at 1e12.
+    relative; tests/test_throughput.py). Z then agrees to about 2e-5 for
+    backgrounds up to 1e6 per bin, the end of the training range, 1e-4 at 1e9
+    and a few 1e-3 at 1e12 (largest differences from evaluate_arrays on rows
+    alone, measured on falling spectra of 40 to 50 bins).
 
-    Built by :meth:`from_module` from the weights of a loaded TorchScript
-    module with the layout of :class:`bumpnet_root.model.BumpNetModule`.
+    Built by :meth:`from_module` on the weights of a loaded TorchScript module
+    with the layout of :class:`bumpnet_root.model.BumpNetModule`; the two share
+    their parameter tensors.
     """
 
     def __init__(self, network: Any) -> None:
@@ -225,7 +230,7 @@ class PaddedNetwork:
         from .model import BumpNetModule
 
         try:
-            state = module.state_dict()
+            state = module.state_dict(keep_vars=True)
             blocks = sorted(
                 {int(key.split(".")[1]) for key in state if key.startswith("blocks.")}
             )
@@ -238,14 +243,21 @@ class PaddedNetwork:
                 kernel_size=int(weight.shape[2]),
                 dilations=dilations,
             )
-            network.load_state_dict(state, strict=True)
+            # assign=True shares the module's parameter tensors, so a change
+            # of the module's weights in place reaches the padded network too.
+            network.load_state_dict(state, strict=True, assign=True)
         except (AttributeError, KeyError, RuntimeError, ValueError) as error:
             logger.debug("no padded network for this module: %s", error)
             return None
-        if blocks != list(range(len(blocks))):
+        if blocks != list(range(len(blocks))) or not hasattr(module, "log_background"):
             return None
         padded = cls(network)
-        if not padded._agrees_with(module):
+        try:
+            agrees = padded._agrees_with(module)
+        except Exception as error:  # a module whose log_background differs
+            logger.debug("cannot compare the padded network: %s", error)
+            agrees = False
+        if not agrees:
             logger.debug("padded network differs from the module; not used")
             return None
         return padded
@@ -354,17 +366,20 @@ def counts_padded(counts: np.ndarray, n_bins: int) -> np.ndarray:
     return np.pad(counts, ((0, 0), (0, extra)))
 
 
-_padded_networks: dict[int, tuple[Any, PaddedNetwork | None]] = {}
+# Weak keys: the padded network of a module goes when the module goes.
+_padded_networks: weakref.WeakKeyDictionary[Any, tuple[PaddedNetwork | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def padded_network(module: Any) -> PaddedNetwork | None:
     """Return the :class:`PaddedNetwork` of ``module``, built once per module."""
     with _models_lock:
-        entry = _padded_networks.get(id(module))
-        if entry is None or entry[0] is not module:
-            entry = (module, PaddedNetwork.from_module(module))
-            _padded_networks[id(module)] = entry
-    return entry[1]
+        entry = _padded_networks.get(module)
+        if entry is None:
+            entry = (PaddedNetwork.from_module(module),)
+            _padded_networks[module] = entry
+    return entry[0]
 
 
 def evaluate_rows(

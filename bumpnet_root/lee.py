@@ -233,10 +233,13 @@ def scan_wide_log_p(log_p_global: float, trials: int) -> float:
     """Return the natural log of :func:`scan_wide_p`, for p-values of any size."""
     if log_p_global >= 0.0:
         return 0.0
-    if log_p_global < -30.0:
-        # 1 - (1 - p)^n = n p to float64 precision here, as long as n p is small.
-        return min(math.log(trials) + log_p_global, 0.0)
-    return math.log(scan_wide_p(math.exp(log_p_global), trials))
+    if log_p_global >= -30.0:
+        return math.log(scan_wide_p(math.exp(log_p_global), trials))
+    if log_p_global > -700.0:
+        # For p below 1e-13, (1 - p)^n = exp(-n p) to float64 precision.
+        return math.log(-math.expm1(-trials * math.exp(log_p_global)))
+    # exp(log p) underflows here, and n p is tiny for any number of trials.
+    return min(math.log(trials) + log_p_global, 0.0)
 
 
 def scan_wide_p(p_global: float, trials: int) -> float:
@@ -313,7 +316,7 @@ def build_calibration(
         for prediction in predictions:
             if not isinstance(prediction, Prediction):
                 # A toy that the domain check rejects is not scanned, as data.
-                reason = str(prediction).partition("cannot be scanned: ")[2]
+                reason = getattr(prediction, "skip_reason", None)
                 rejected[reason or type(prediction).__name__] += 1
                 continue
             domain = prediction.domain

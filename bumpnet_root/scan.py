@@ -343,7 +343,7 @@ def _read_file(
     """
     loaded: list[_LoadedHistogram] = []
     with uproot.open(path) as root_file:
-        warn_about_shared_names(path, uproot_origins(root_file))
+        warn_about_shared_names(path, uproot_origins(root_file), patterns)
         newest = _newest_cycles(root_file.classnames(recursive=True))
         classes = [class_name for _, class_name in newest.values()]
         if all(class_name.startswith("TDirectory") for class_name in classes):
@@ -420,10 +420,15 @@ def uproot_origins(root_file: Any) -> Origins:
     return origins
 
 
-def warn_about_shared_names(path: str, origins: Origins) -> None:
-    """Warn about each path that several keys of the file share."""
+def warn_about_shared_names(
+    path: str, origins: Origins, patterns: Sequence[str] = ()
+) -> None:
+    """Warn about each path that several keys of the file share.
+
+    Only paths that match ``patterns`` (all paths when empty) are reported.
+    """
     for name, keys in origins.items():
-        if len(keys) < 2:
+        if len(keys) < 2 or not _matches(name, patterns):
             continue
         described = [
             f"{key!r} in the directory {directory.rstrip('/')!r}"

@@ -373,3 +373,17 @@ def test_global_z_below_local_at_huge_z(calibration, z):
     z_global = z_from_log_p(calibration.log_p_global(z, level))
     assert np.isfinite(z_global)
     assert z - 2.0 < z_global < z
+
+
+@pytest.mark.parametrize("trials", [500, 10**9, 10**12])
+def test_scan_wide_log_p_continuous_across_branches(trials):
+    for log_p in (-30.0, -700.0):
+        below = scan_wide_log_p(log_p - 1e-9, trials)
+        above = scan_wide_log_p(log_p + 1e-9, trials)
+        assert below == pytest.approx(above, rel=1e-6, abs=1e-6)
+
+
+def test_scan_wide_log_p_exact_for_many_trials():
+    log_p = -31.0
+    exact = np.log(-np.expm1(1e12 * np.log1p(-np.exp(log_p))))
+    assert scan_wide_log_p(log_p, 10**12) == pytest.approx(exact, rel=1e-9)

@@ -301,6 +301,16 @@ def test_edge_candidates_noted_in_csv_and_json(double_mu_scan):
     assert any(flags.values())
 
 
+@pytest.mark.parametrize(
+    "bin_index, expected",
+    [(10, True), (11, True), (12, False), (37, False), (38, True), (39, True)],
+)
+def test_at_edge_marks_two_bins_at_each_end(bin_index, expected):
+    from bumpnet_root.scan import at_edge
+
+    assert at_edge(bin_index, 10, 40) == expected
+
+
 def test_newest_cycle_is_scanned(mixed_scan):
     report, _, _ = mixed_scan
     result = next(r for r in report.results if r.name == "mass")
@@ -582,6 +592,19 @@ def test_shared_path_warning_names_real_keys(
     assert "'a/b' in the directory 'sub'" in warnings[0]
     assert "'sub/a/b' at the top level" in warnings[0]
     assert "'x//y' at the top level, 'x/y' at the top level" in warnings[1]
+
+
+def test_shared_path_outside_selection_not_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    from bumpnet_root._fastread import list_entries
+
+    path = tmp_path / "shared.root"
+    _write_falling_under_keys(path, ["sub/x", "plain"], ("x",))
+    with caplog.at_level("WARNING", logger="bumpnet_root"):
+        for reader in ("pyroot", "uproot"):
+            list_entries(str(path), ["plain"], reader=reader)
+    assert not _shared_path_warnings(caplog)
 
 
 def test_scan_files_warns_about_a_shared_path(

@@ -339,3 +339,39 @@ def test_streaming_memory_does_not_grow_with_histograms(model, tmp_path):
     # by one chunk of 100 histograms instead, so 5 times the histograms stay
     # well below 5 times the peak.
     assert large_peak < 2 * small_peak
+
+
+class _NoLogBackground(BumpNetModule):
+    """BumpNet's layout, but a forward that does not use log_background."""
+
+    def forward(
+        self, counts: torch.Tensor, edges: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        background = counts.to(torch.float64).clamp(min=1.0)
+        return torch.zeros_like(background), background
+
+
+def test_layout_without_log_background_runs_whole():
+    scripted = torch.jit.script(_NoLogBackground(channels=8).eval())
+    assert not hasattr(scripted, "log_background")
+    assert PaddedNetwork.from_module(scripted) is None
+    rows = _rows_of_many_lengths(5, seed=13)
+    for (counts, _), (z, background) in zip(rows, evaluate_rows(scripted, rows)):
+        np.testing.assert_array_equal(background, counts.clip(1.0))
+        np.testing.assert_array_equal(z, np.zeros_like(counts))
+
+
+def test_padded_network_follows_weights_changed_in_place(model_path: Path):
+    module = torch.jit.load(str(model_path))
+    rows = _rows_of_many_lengths(3, seed=14)
+    before = evaluate_rows(module, rows)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.mul_(0.5)
+    after = evaluate_rows(module, rows)
+    for (counts, edges), (_, background), (_, old) in zip(rows, after, before):
+        _, alone = evaluate_arrays(module, counts[None, :], edges[None, :])
+        np.testing.assert_allclose(
+            np.log1p(background), np.log1p(alone[0]), rtol=0, atol=2e-6
+        )
+        assert np.abs(np.log1p(background) - np.log1p(old)).max() > 1e-3
