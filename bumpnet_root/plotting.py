@@ -153,12 +153,25 @@ def _draw_significance(ax, result: ScanResult, threshold: float) -> None:
         # Resonances such as the Z boson reach Z of several hundred. A scale
         # that is linear up to 2 x threshold and logarithmic above keeps both
         # the threshold line and such peaks readable. Deficits below
-        # -2 x threshold are cut off.
+        # -2 x threshold are cut off, and a note in the panel says so.
         linear_limit = 2 * threshold
         ax.set_yscale("symlog", linthresh=linear_limit)
         ax.set_ylim(max(low * 1.2, -linear_limit), high * 5)
         powers = 10.0 ** np.arange(1, np.floor(np.log10(high * 5)) + 1)
         ticks = [0.0, threshold, *powers[powers > linear_limit]]
+        if low <= -threshold:
+            ticks.insert(0, -threshold)
+        if low < -linear_limit:
+            ax.text(
+                0.01,
+                0.02,
+                f"Z below {-linear_limit:g} cut off (lowest {low:.3g})",
+                transform=ax.transAxes,
+                ha="left",
+                va="bottom",
+                fontsize=10,
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+            )
         ax.yaxis.set_major_locator(FixedLocator(ticks))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ax.yaxis.set_minor_locator(NullLocator())

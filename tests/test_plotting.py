@@ -144,3 +144,31 @@ def test_axis_titles_from_tlatex(title, expected):
     from bumpnet_root.plotting import _axis_text
 
     assert _axis_text(title) == expected
+
+
+def test_cut_off_deficits_are_noted(tmp_path: Path):
+    import matplotlib.pyplot as plt
+
+    from bumpnet_root.plotting import _draw_significance
+
+    edges = np.linspace(0.0, 100.0, 51)
+    centers = 0.5 * (edges[1:] + edges[:-1])
+    z = np.where(centers < 30.0, -40.0, 0.5)
+    z[40] = 120.0
+    histogram = Hist1D(edges, np.full(50, 100.0), name="deficit")
+    prediction = Prediction(histogram, z, np.full(50, 100.0), ScanDomain(0, 50))
+    result = ScanResult(
+        file="f.root",
+        name="deficit",
+        key="deficit",
+        prediction=prediction,
+        candidates=find_candidates(z, centers),
+        x_title="m",
+    )
+    figure, ax = plt.subplots()
+    _draw_significance(ax, result, 3.0)
+    texts = [text.get_text() for text in ax.texts]
+    ticks = list(ax.yaxis.get_major_locator().tick_values(-6.0, 600.0))
+    plt.close(figure)
+    assert "Z below -6 cut off (lowest -40)" in texts
+    assert -3.0 in ticks
