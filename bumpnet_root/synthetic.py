@@ -66,6 +66,9 @@ class SyntheticConfig:
     strong_fraction: float = 0.0
     strong_z_range: tuple[float, float] = (10.0, 60.0)
     second_signal_fraction: float = 0.0
+    # Shortest length scale of the GP family in bins (0: 0.15 of the axis at
+    # any number of bins); see gaussian_process_shapes.
+    gp_min_scale_bins: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -125,18 +128,25 @@ def analytic_shapes(
 
 
 def gaussian_process_shapes(
-    rng: np.random.Generator, t: np.ndarray, drop: np.ndarray
+    rng: np.random.Generator,
+    t: np.ndarray,
+    drop: np.ndarray,
+    min_scale_bins: float = 0.0,
 ) -> np.ndarray:
     """Draw monotone falling shapes from a Gaussian process on the slope.
 
     The log slope g(t) is a GP draw with a squared-exponential kernel of random
-    length scale; log f = -cumulative integral of softplus(g), rescaled so that
-    f(1) = 10^-drop.
+    length scale, 0.15 to 0.6 of the axis and at least ``min_scale_bins``
+    bins; log f = -cumulative integral of softplus(g), rescaled so that
+    f(1) = 10^-drop. In a 30-bin histogram, 0.15 of the axis is 4.5 bins, and
+    a change of slope that short looks like a wide signal.
     """
     batch = drop.size
     grid = np.linspace(0.0, 1.0, 64)
     shapes = np.empty((batch, t.size))
     scales = rng.uniform(0.15, 0.6, size=batch)
+    if min_scale_bins > 0.0:
+        scales = np.maximum(scales, min_scale_bins / t.size)
     for row in range(batch):
         distance = grid[:, None] - grid[None, :]
         kernel = np.exp(-0.5 * (distance / scales[row]) ** 2)
@@ -188,7 +198,9 @@ def generate_batch(
     if np.any(~use_gp):
         shapes[~use_gp] = analytic_shapes(rng, t, drop[~use_gp])
     if np.any(use_gp):
-        shapes[use_gp] = gaussian_process_shapes(rng, t, drop[use_gp])
+        shapes[use_gp] = gaussian_process_shapes(
+            rng, t, drop[use_gp], config.gp_min_scale_bins
+        )
     peak = 10.0 ** rng.uniform(*config.log10_peak, size=(batch_size, 1))
     background = np.maximum(peak * shapes, config.min_background)
 

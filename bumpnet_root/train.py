@@ -17,9 +17,11 @@ Options that the shipped model does not use (their defaults reproduce it;
 docs/validation.md reports a run with them): ``edge_weight`` weighs the
 per-bin terms of the bins next to either end of the histogram up,
 ``log_uniform_bins`` draws the number of bins per step log-uniformly so that
-short histograms get a larger share of the steps, and ``strong_fraction`` and
-``second_signal_fraction`` add strong and second signals to the training data
-(see :class:`bumpnet_root.synthetic.SyntheticConfig`).
+short histograms get a larger share of the steps, ``strong_fraction`` and
+``second_signal_fraction`` add strong and second signals to the training data,
+and ``gp_min_scale_bins`` keeps the slope changes of the Gaussian-process
+backgrounds at least that many bins long (see
+:class:`bumpnet_root.synthetic.SyntheticConfig`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class TrainingConfig:
     wide_fraction: float = 0.15
     strong_fraction: float = 0.0
     second_signal_fraction: float = 0.0
+    gp_min_scale_bins: float = 0.0
     channels: int = 32
     seed: int = 20261204
     threads: int = 2
@@ -172,6 +175,7 @@ def synthetic_config(config: TrainingConfig) -> SyntheticConfig:
         wide_fraction=config.wide_fraction,
         strong_fraction=config.strong_fraction,
         second_signal_fraction=config.second_signal_fraction,
+        gp_min_scale_bins=config.gp_min_scale_bins,
     )
 
 

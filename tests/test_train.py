@@ -87,6 +87,28 @@ def test_training_data_options():
     assert 0.38 < np.mean(np.array(drawn) < 60) < 0.48
 
 
+def test_gp_scale_floor_smooths_short_histograms():
+    import numpy as np
+
+    from bumpnet_root.synthetic import gaussian_process_shapes
+
+    t = (np.arange(30) + 0.5) / 30
+    drop = np.full(200, 3.0)
+    free = gaussian_process_shapes(np.random.default_rng(6), t, drop)
+    floored = gaussian_process_shapes(np.random.default_rng(6), t, drop, 12.0)
+
+    # The curvature of log f per bin measures how short the slope changes are.
+    def curvature(shapes):
+        return np.abs(np.diff(np.log(shapes), n=2, axis=1)).max(axis=1)
+
+    assert np.median(curvature(floored)) < 0.85 * np.median(curvature(free))
+    wide = (np.arange(200) + 0.5) / 200
+    np.testing.assert_array_equal(
+        gaussian_process_shapes(np.random.default_rng(6), wide, drop[:5], 12.0),
+        gaussian_process_shapes(np.random.default_rng(6), wide, drop[:5]),
+    )
+
+
 def test_edge_weights_of_the_loss():
     import numpy as np
 
