@@ -194,8 +194,9 @@ def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="GLOB",
-        help="scan only objects whose path inside the file matches this glob "
-        "(fnmatch, for example 'demo/GMmass*'); may be given several times",
+        help="scan only objects whose whole path inside the file matches this "
+        "glob (fnmatch, for example 'demo/GMmass*'; '*/name' finds name in any "
+        "directory); may be given several times",
     )
     parser.add_argument(
         "--out",
@@ -541,7 +542,8 @@ def _log_nothing_scanned(report: ScanReport, out: Path) -> None:
     else:
         logger.error(
             "no histogram was scanned: no object matched; check the file paths "
-            "and --select patterns"
+            "and --select patterns, which match the whole path inside the file "
+            "('dir/name'; '*/name' matches name in any directory)"
         )
 
 
