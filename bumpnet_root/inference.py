@@ -57,6 +57,7 @@ from .model import (
     DEFAULT_TEMPLATE_REACH,
     _all_uniform,
     likelihood_ratio_z,
+    network_features,
     template_windows,
     z_from_windows,
 )
@@ -336,19 +337,7 @@ class _MaskedCore(torch.nn.Module):
         before = torch.cat([y[:, :1], y[:, :-1]], dim=1)
         after = torch.cat([y[:, 1:], y[:, -1:]], dim=1)
         after = torch.where(position[None, :] + 1 < lengths[:, None], after, y)
-        curvature = (y - 0.5 * (before + after)) / noise
-        slope = 0.5 * (after - before) / noise
-        features = torch.stack(
-            [
-                (y - center) / spread,
-                torch.asinh(curvature),
-                torch.asinh(slope),
-                noise,
-                (center / 10.0).expand_as(y),
-                torch.ones_like(y),
-            ],
-            dim=1,
-        ).float()
+        features = network_features(y, before, after, center, spread, noise)
 
         mask = valid[:, None, :].float()
         x = self.input(features) * mask

@@ -88,19 +88,9 @@ class BumpNetModule(nn.Module):
         padded = torch.nn.functional.pad(y[:, None, :], (1, 1), mode="replicate")[
             :, 0, :
         ]
-        curvature = (y - 0.5 * (padded[:, :-2] + padded[:, 2:])) / noise
-        slope = 0.5 * (padded[:, 2:] - padded[:, :-2]) / noise
-        features = torch.stack(
-            [
-                (y - center) / spread,
-                torch.asinh(curvature),
-                torch.asinh(slope),
-                noise,
-                (center / 10.0).expand_as(y),
-                torch.ones_like(y),
-            ],
-            dim=1,
-        ).float()
+        features = network_features(
+            y, padded[:, :-2], padded[:, 2:], center, spread, noise
+        )
         x = self.input(features)
         for block in self.blocks:
             x = block(x)
@@ -124,6 +114,35 @@ class BumpNetModule(nn.Module):
             self.template_width,
         )
         return z, background
+
+
+def network_features(
+    y: torch.Tensor,
+    before: torch.Tensor,
+    after: torch.Tensor,
+    center: torch.Tensor,
+    spread: torch.Tensor,
+    noise: torch.Tensor,
+) -> torch.Tensor:
+    """Return the six float32 input channels, shape (batch, 6, n_bins).
+
+    ``y`` is log(n + 1) per bin, ``before`` and ``after`` its neighbours,
+    ``center`` and ``spread`` the histogram's mean and spread of ``y``, and
+    ``noise`` 1/sqrt(n + 1).
+    """
+    curvature = (y - 0.5 * (before + after)) / noise
+    slope = 0.5 * (after - before) / noise
+    return torch.stack(
+        [
+            (y - center) / spread,
+            torch.asinh(curvature),
+            torch.asinh(slope),
+            noise,
+            (center / 10.0).expand_as(y),
+            torch.ones_like(y),
+        ],
+        dim=1,
+    ).float()
 
 
 def template_windows(
