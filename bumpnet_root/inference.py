@@ -55,10 +55,9 @@ import torch
 
 from .model import (
     DEFAULT_TEMPLATE_REACH,
-    _all_uniform,
+    batch_template_windows,
     likelihood_ratio_z,
     network_features,
-    template_windows,
     z_from_windows,
 )
 
@@ -453,14 +452,8 @@ def _padded_likelihood_ratio_z(
     counts_t = torch.from_numpy(counts)
     background_t = torch.from_numpy(background)
     edges_t = torch.from_numpy(edges)
-    rows, n_bins = counts.shape
-    if rows > 1 and bool((edges_t == edges_t[:1]).all()):
-        index, weight = template_windows(edges_t[:1], reach, width)
-    elif rows > 1 and _all_uniform(edges_t):
-        unit = torch.arange(n_bins + 1, dtype=torch.float64)
-        index, weight = template_windows(unit[None, :], reach, width)
-    else:
-        index, weight = template_windows(edges_t, reach, width)
+    n_bins = counts.shape[1]
+    index, weight = batch_template_windows(edges_t, reach, width)
     lengths_t = torch.from_numpy(lengths)
     offsets = torch.arange(-reach, reach + 1)
     raw = torch.arange(n_bins)[:, None] + offsets[None, :]
@@ -469,5 +462,5 @@ def _padded_likelihood_ratio_z(
     weight = torch.where(keep, weight, 0.0)
     weight = weight / weight.sum(dim=2, keepdim=True)
     with torch.inference_mode():
-        z = z_from_windows(counts_t, background_t, index.expand(rows, -1, -1), weight)
+        z = z_from_windows(counts_t, background_t, index, weight)
     return z.numpy()

@@ -195,7 +195,19 @@ def likelihood_ratio_z(
     by the envelope theorem the gradient of q0 with respect to b at fixed
     mu_hat is the full gradient, so training can backpropagate through Z.
     """
-    batch = counts.shape[0]
+    index, weight = batch_template_windows(edges, reach, width)
+    return z_from_windows(counts, background, index, weight, smoothing)
+
+
+def batch_template_windows(
+    edges: torch.Tensor, reach: int, width: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return :func:`template_windows` for a batch, built once where rows share them.
+
+    ``index`` has shape (batch, n_bins, K); ``weight`` has a first dimension of
+    1 when every row has the same templates, and of batch otherwise.
+    """
+    batch = edges.shape[0]
     if batch > 1 and bool((edges == edges[:1]).all()):
         # One binning for the whole batch (the usual case in a scan): build the
         # templates once and broadcast them.
@@ -209,7 +221,7 @@ def likelihood_ratio_z(
         index = index.expand(batch, -1, -1)
     else:
         index, weight = template_windows(edges, reach, width)
-    return z_from_windows(counts, background, index, weight, smoothing)
+    return index, weight
 
 
 def z_from_windows(
