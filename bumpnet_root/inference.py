@@ -197,11 +197,11 @@ class PaddedNetwork:
     :data:`FILLED_BATCH_BINS` bins is filled with empty rows) and a length from
     :func:`padded_length`.
 
-    The result does not depend on the padding: the inputs past a row's own
+    The result does not depend on the padding. The inputs past a row's own
     length are set to zero before every convolution that reads neighbouring
     bins, which is what the convolutions' own zero padding gives on the row
-    alone, and the per-histogram mean and spread of the inputs are taken over
-    the row's own bins. The background agrees with the module's own
+    alone. The per-histogram mean and spread of the inputs are taken over the
+    row's own bins. The background agrees with the module's own
     ``log_background`` on the unpadded row to float32 precision (about 1e-6
     relative; tests/test_throughput.py). Z then agrees to about 2e-5 for
     backgrounds up to 1e6 per bin, the end of the training range, 1e-4 at 1e9
@@ -350,7 +350,10 @@ def counts_padded(counts: np.ndarray, n_bins: int) -> np.ndarray:
     """Return ``counts`` (rows, bins) with zero columns appended up to ``n_bins``."""
     extra = n_bins - counts.shape[1]
     if extra < 0:
-        raise ValueError(f"cannot pad {counts.shape[1]} bins to {n_bins}")
+        raise ValueError(
+            f"cannot pad {counts.shape[1]} bins to {n_bins}: the padded length "
+            "must be at least the number of bins"
+        )
     return np.pad(counts, ((0, 0), (0, extra)))
 
 

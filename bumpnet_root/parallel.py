@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 # Objects per task. The network and the likelihood ratio run once per group
 # of histograms of one padded length (bumpnet_root.inference), so larger tasks
 # make fewer, larger calls. 4000 still splits a file of 30,000 histograms
-# into 8 tasks for the workers to share; with --jobs 2, tasks of 1000 and 500
+# into 8 tasks for the workers to share. With --jobs 2, tasks of 1000 and 500
 # objects took as long (20.2 and 21.1 s against 20.4 s).
 DEFAULT_CHUNK_SIZE = 4000
 

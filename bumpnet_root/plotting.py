@@ -48,7 +48,7 @@ _TLATEX_RUN = re.compile(
 def _axis_text(text: str) -> str:
     """Return a ROOT axis title with its TLatex markup as matplotlib mathtext.
 
-    "m_{#mu#mu} [GeV]" becomes "$m_{\\mu\\mu}$ [GeV]". Titles without markup,
+    "m_{#mu#mu} [GeV]" becomes "$m_{\\mu \\mu}$ [GeV]". Titles without markup,
     and titles whose converted markup mathtext cannot parse, come back as
     plain text.
     """
@@ -153,7 +153,7 @@ def _draw_significance(ax, result: ScanResult, threshold: float) -> None:
         # Resonances such as the Z boson reach Z of several hundred. A scale
         # that is linear up to 2 x threshold and logarithmic above keeps both
         # the threshold line and such peaks readable. Deficits below
-        # -2 x threshold are cut off, and a note in the panel says so.
+        # -2 x threshold are cut off, and a note in the panel reports it.
         linear_limit = 2 * threshold
         ax.set_yscale("symlog", linthresh=linear_limit)
         ax.set_ylim(max(low * 1.2, -linear_limit), high * 5)

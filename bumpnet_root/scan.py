@@ -388,7 +388,7 @@ def candidate_notes(result: Any, candidate: Candidate) -> list[str]:
     return notes
 
 
-# Where the keys listed under one path come from: {path: {(directory, key)}}.
+# Origins of the keys listed under each path: {path: {(directory, key)}}.
 Origins = dict[str, set[tuple[str, str]]]
 
 
