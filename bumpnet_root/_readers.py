@@ -391,11 +391,17 @@ def check_contents(
     for problem, array, bad, advice in checks:
         if np.any(bad):
             i = int(np.argmax(bad))
+            count = _bins_have(int(np.count_nonzero(bad)))
             raise InvalidHistogramError(
-                f"histogram {label!r} ({source}): {int(np.count_nonzero(bad))} bins "
-                f"have {problem}, the first is the bin [{edges[i]:g}, "
+                f"histogram {label!r} ({source}): {count} "
+                f"{problem}, the first is the bin [{edges[i]:g}, "
                 f"{edges[i + 1]:g}) with {float(array[i])!r}; {advice}"
             )
+
+
+def _bins_have(count: int) -> str:
+    """Return "1 bin has" or "N bins have"."""
+    return "1 bin has" if count == 1 else f"{count} bins have"
 
 
 def _type_name(obj: Any) -> str:

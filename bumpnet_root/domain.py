@@ -154,7 +154,8 @@ def _decide_domain(
         return ScanDomain(
             start,
             stop,
-            f"only {stop - start} bins from the maximum at {h.edges[start]:g} on; "
+            f"only {stop - start} {'bin' if stop - start == 1 else 'bins'} from "
+            f"the maximum at {h.edges[start]:g} on; "
             f"a scan needs at least {MIN_SCAN_BINS}",
         )
     if stop - start < SHORT_SCAN_BINS:
