@@ -177,7 +177,7 @@ def _verbosity_parent() -> argparse.ArgumentParser:
 
 
 def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
-    from .scan import DEFAULT_THRESHOLD
+    from ._defaults import DEFAULT_THRESHOLD
 
     parser = subparsers.add_parser(
         "scan",
@@ -343,6 +343,11 @@ def _format_out_of_domain(report, threshold: float, max_rows: int) -> list[str]:
 
 
 def _run_scan(args: argparse.Namespace) -> int:
+    if args.jobs > 1 and args.dask_scheduler is None:
+        from ._workers import start_worker_server
+
+        # Before the imports below: the workers' imports run meanwhile.
+        start_worker_server()
     from tqdm import tqdm
 
     from ._scan_cli import (

@@ -28,7 +28,6 @@ from __future__ import annotations
 import heapq
 import logging
 import math
-import multiprocessing
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ._fastread import ObjectEntry, list_entries, read_entries
+from ._workers import worker_context
 from .inference import load_model_cached, set_torch_threads
 from .scan import (
     DEFAULT_THRESHOLD,
@@ -374,12 +374,9 @@ def _run_serial(items: Iterable[_Item], settings: ScanSettings) -> Iterator[_Ite
 def _run_processes(
     items: Iterable[_Item], settings: ScanSettings, jobs: int
 ) -> Iterator[_Item]:
-    # spawn, not fork: forking a process that has loaded ROOT or torch threads
-    # can deadlock the child.
-    context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
         max_workers=jobs,
-        mp_context=context,
+        mp_context=worker_context(),
         initializer=_initialise_worker,
         initargs=(settings, *_parent_logging()),
     )

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import uproot
-from scipy.signal import find_peaks
 
+from ._defaults import DEFAULT_THRESHOLD
 from .domain import ScanDomain, scan_domain, scan_domains
 from .errors import BumpNetError
 from .histogram import Hist1D
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLD = 3.0
 # Two candidates in one histogram are at least this many bins apart.
 MIN_CANDIDATE_SEPARATION = 3
 # A local maximum must rise this far in Z above the higher of the two minima
@@ -205,6 +204,10 @@ def find_candidates(
     z = np.asarray(z, dtype=np.float64)
     if z.size == 0 or not np.any(z > threshold):
         return ()
+    # Imported here: scipy.signal takes over half a second to import, which a
+    # process that only writes outputs need not spend.
+    from scipy.signal import find_peaks
+
     # Padding with a value below every Z lets a maximum in the first or last bin
     # be found, which find_peaks would otherwise ignore.
     floor = min(float(np.min(z)), 0.0) - 1.0
