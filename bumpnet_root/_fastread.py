@@ -202,7 +202,16 @@ def _read_pyroot(
     loaded: list[_LoadedHistogram] = []
     directories: dict[str, Any] = {"": root_file}
     try:
-        for entry in entries:
+        clean = _read_clean(root, root_file, path, entries)
+        for entry, read in zip(entries, clean):
+            if read is not None:
+                histogram, x_title = read
+                loaded.append(
+                    _LoadedHistogram(
+                        entry.name, entry.class_name, histogram, x_title, ()
+                    )
+                )
+                continue
             item = _read_one_pyroot(root, root_file, directories, path, entry, report)
             if item is not None:
                 loaded.append(item)
@@ -210,6 +219,31 @@ def _read_pyroot(
         root.TH1.AddDirectory(add_directory)
         root_file.Close()
     return loaded
+
+
+def _read_clean(
+    root: Any, root_file: Any, path: str, entries: Sequence[ObjectEntry]
+) -> Sequence[tuple[Any, str] | None]:
+    """Read the clean TH1D and TH1F of ``entries`` in one compiled call.
+
+    See :mod:`bumpnet_root._batchread`; None marks the objects to read one at a
+    time, which is all of them if the compiled call fails.
+    """
+    from ._batchread import read_clean_histograms
+
+    try:
+        clean = read_clean_histograms(
+            root,
+            root_file,
+            [entry.name for entry in entries],
+            [entry.cycle for entry in entries],
+        )
+    except Exception as error:
+        logger.debug(
+            "batch reading of %s failed (%s); reading one at a time", path, error
+        )
+        clean = None
+    return [None] * len(entries) if clean is None else clean
 
 
 def _read_one_pyroot(

@@ -75,6 +75,38 @@ class Hist1D:
                 )
             object.__setattr__(self, "variances", variances)
 
+    @classmethod
+    def trusted(
+        cls,
+        edges: np.ndarray,
+        counts: np.ndarray,
+        variances: np.ndarray | None,
+        name: str,
+        title: str,
+        underflow: float,
+        overflow: float,
+        source: str,
+    ) -> Hist1D:
+        """Build a Hist1D from arrays already checked, without checking them again.
+
+        For readers that check many histograms at once: ``edges``, ``counts``
+        and ``variances`` must be contiguous float64 arrays that pass the checks
+        of the constructor.
+        """
+        hist = object.__new__(cls)
+        for attribute, value in (
+            ("edges", edges),
+            ("counts", counts),
+            ("variances", variances),
+            ("name", name),
+            ("title", title),
+            ("underflow", underflow),
+            ("overflow", overflow),
+            ("source", source),
+        ):
+            object.__setattr__(hist, attribute, value)
+        return hist
+
     @property
     def n_bins(self) -> int:
         return int(self.counts.size)
