@@ -101,11 +101,56 @@ def scan_domains(histograms: Sequence[Hist1D]) -> list[ScanDomain]:
             size = 2 * (min(_window(n_bins), n_bins) // 2) + 1
             smooth = median_filter(counts / widths, size=(1, size), mode="nearest")
             smooth_counts = median_filter(counts, size=(1, size), mode="nearest")
+            plain = _plain_rows(
+                histograms, members, counts, widths, smooth, smooth_counts
+            )
+            whole = ScanDomain(0, n_bins)
             for row, position in enumerate(members):
-                domains[position] = _decide_domain(
-                    histograms[position], smooth[row], smooth_counts[row]
-                )
+                if plain[row]:
+                    domains[position] = whole
+                else:
+                    domains[position] = _decide_domain(
+                        histograms[position], smooth[row], smooth_counts[row]
+                    )
     return [domain for domain in domains if domain is not None]
+
+
+def _plain_rows(
+    histograms: Sequence[Hist1D],
+    members: list[int],
+    counts: np.ndarray,
+    widths: np.ndarray,
+    smooth: np.ndarray,
+    smooth_counts: np.ndarray,
+) -> np.ndarray:
+    """Return which rows _decide_domain would scan whole, without notes.
+
+    The rows of ``counts`` (histograms ``members``, all with the same number of
+    bins) that have events, start at x >= 0, fall from their first bin to a
+    filled last bin, have bins of one width and a background within the
+    training range. Those are most rows of a scan; the others are decided one
+    at a time by _decide_domain, which gives the same result for these.
+    """
+    n_bins = counts.shape[1]
+    if n_bins < SHORT_SCAN_BINS:
+        return np.zeros(len(members), dtype=bool)
+    quarter = max(1, n_bins // 4)
+    first_edges = np.array([histograms[p].edges[0] for p in members])
+    falling = np.mean(smooth[:, -quarter:], axis=1) < FALLING_RATIO * np.mean(
+        smooth[:, :quarter], axis=1
+    )
+    equal_widths = np.all(
+        np.abs(widths - widths[:, :1]) <= 1e-6 * np.abs(widths[:, :1]), axis=1
+    )
+    return (
+        (np.sum(counts, axis=1) > 0)
+        & (first_edges >= 0)
+        & (np.argmax(smooth, axis=1) == 0)
+        & (counts[:, -1] > 0)
+        & falling
+        & (np.max(smooth_counts, axis=1) <= MAX_TRAINED_COUNTS)
+        & equal_widths
+    )
 
 
 def _window(n_bins: int) -> int:

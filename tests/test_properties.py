@@ -298,7 +298,7 @@ def test_asimov_grows_with_signal(s: np.ndarray, b: np.ndarray, factor: float):
 
 
 def test_batched_domains_equal_single_domains():
-    from bumpnet_root.domain import scan_domain, scan_domains
+    from bumpnet_root.domain import ScanDomain, scan_domain, scan_domains
 
     rng = np.random.default_rng(21)
     histograms = []
@@ -315,6 +315,14 @@ def test_batched_domains_equal_single_domains():
             edges = np.concatenate(([0.0], np.cumsum(rng.uniform(1.0, 3.0, n_bins))))
         else:
             edges = np.linspace(10.0, 100.0, n_bins + 1)
+        if index % 13 == 0:
+            edges = edges - 50.0
+        if index % 17 == 0:
+            counts[:] = 0.0
+        if index % 19 == 0:
+            # Widths that differ by about the tolerance of "equal widths".
+            jitter = rng.choice([0.3e-6, 3e-6]) * np.arange(n_bins + 1) ** 2 / n_bins
+            edges = np.linspace(10.0, 100.0, n_bins + 1) * (1.0 + jitter)
         histograms.append(Hist1D(edges=edges, counts=counts, name=f"h{index}"))
     batched = scan_domains(histograms)
     assert len(batched) == len(histograms)
@@ -322,4 +330,6 @@ def test_batched_domains_equal_single_domains():
     for h, domain in zip(histograms, batched):
         assert domain == scan_domain(h), h.name
         kinds.add((domain.skip_reason is None, bool(domain.out_of_domain)))
-    assert len(kinds) >= 3
+        if domain == ScanDomain(0, h.n_bins):
+            kinds.add("whole")
+    assert len(kinds) >= 4
