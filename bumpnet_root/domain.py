@@ -101,13 +101,16 @@ def scan_domains(histograms: Sequence[Hist1D]) -> list[ScanDomain]:
             size = 2 * (min(_window(n_bins), n_bins) // 2) + 1
             smooth = median_filter(counts / widths, size=(1, size), mode="nearest")
             smooth_counts = median_filter(counts, size=(1, size), mode="nearest")
-            plain = _plain_rows(
+            stops = _simple_stops(
                 histograms, members, counts, widths, smooth, smooth_counts
             )
-            whole = ScanDomain(0, n_bins)
+            simple: dict[int, ScanDomain] = {}
             for row, position in enumerate(members):
-                if plain[row]:
-                    domains[position] = whole
+                stop = int(stops[row])
+                if stop:
+                    if stop not in simple:
+                        simple[stop] = ScanDomain(0, stop)
+                    domains[position] = simple[stop]
                 else:
                     domains[position] = _decide_domain(
                         histograms[position], smooth[row], smooth_counts[row]
@@ -115,7 +118,7 @@ def scan_domains(histograms: Sequence[Hist1D]) -> list[ScanDomain]:
     return [domain for domain in domains if domain is not None]
 
 
-def _plain_rows(
+def _simple_stops(
     histograms: Sequence[Hist1D],
     members: list[int],
     counts: np.ndarray,
@@ -123,34 +126,47 @@ def _plain_rows(
     smooth: np.ndarray,
     smooth_counts: np.ndarray,
 ) -> np.ndarray:
-    """Return which rows _decide_domain would scan whole, without notes.
+    """Return the stop of the rows that _decide_domain scans from bin 0 without notes.
 
-    The rows of ``counts`` (histograms ``members``, all with the same number of
-    bins) that have events, start at x >= 0, fall from their first bin to a
-    filled last bin, have bins of one width and a background within the
-    training range. Those are most rows of a scan; the others are decided one
-    at a time by _decide_domain, which gives the same result for these.
+    Such a row (of histograms ``members``, all with the same number of bins)
+    has events, starts at x >= 0 with its maximum in bin 0, has at least
+    SHORT_SCAN_BINS bins up to its last filled one, falls, has bins of one
+    width and a background within the training range. _decide_domain gives
+    it ScanDomain(0, stop), with stop one past the last filled bin. Most rows
+    of a scan are such rows; the others get 0 and are decided one at a time.
+    The background level of a row cut before its last bin is bounded by its
+    largest count, above the running median that _decide_domain compares; so
+    a few rows go the slow way without need, and none the fast way wrongly.
     """
-    n_bins = counts.shape[1]
+    n_rows, n_bins = counts.shape
+    stops = np.zeros(n_rows, dtype=np.int64)
     if n_bins < SHORT_SCAN_BINS:
-        return np.zeros(len(members), dtype=bool)
-    quarter = max(1, n_bins // 4)
+        return stops
     first_edges = np.array([histograms[p].edges[0] for p in members])
-    falling = np.mean(smooth[:, -quarter:], axis=1) < FALLING_RATIO * np.mean(
-        smooth[:, :quarter], axis=1
-    )
+    last = n_bins - np.argmax(counts[:, ::-1] > 0, axis=1)
     equal_widths = np.all(
         np.abs(widths - widths[:, :1]) <= 1e-6 * np.abs(widths[:, :1]), axis=1
     )
-    return (
+    level = np.where(
+        last == n_bins, np.max(smooth_counts, axis=1), np.max(counts, axis=1)
+    )
+    candidate = (
         (np.sum(counts, axis=1) > 0)
         & (first_edges >= 0)
         & (np.argmax(smooth, axis=1) == 0)
-        & (counts[:, -1] > 0)
-        & falling
-        & (np.max(smooth_counts, axis=1) <= MAX_TRAINED_COUNTS)
+        & (last >= SHORT_SCAN_BINS)
+        & (level <= MAX_TRAINED_COUNTS)
         & equal_widths
     )
+    for stop in np.unique(last[candidate]).tolist():
+        rows = np.flatnonzero(candidate & (last == stop))
+        quarter = max(1, stop // 4)
+        part = smooth[rows, :stop]
+        falling = np.mean(part[:, -quarter:], axis=1) < FALLING_RATIO * np.mean(
+            part[:, :quarter], axis=1
+        )
+        stops[rows[falling]] = stop
+    return stops
 
 
 def _window(n_bins: int) -> int:
