@@ -12,12 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib.style
-import mplhep
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-from matplotlib.transforms import blended_transform_factory
 
 from .io import atomic_write
 from .scan import ScanReport, ScanResult
@@ -108,6 +103,9 @@ def _draw_spectrum(ax, result: ScanResult) -> None:
 
 
 def _draw_significance(ax, result: ScanResult, threshold: float) -> None:
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+    from matplotlib.transforms import blended_transform_factory
+
     histogram = result.histogram
     z = result.prediction.z
     edges = histogram.edges
@@ -278,6 +276,12 @@ def plot_result(
         )
     path = Path(path)
     histogram = result.histogram
+    # matplotlib and mplhep take about a second to import, which a scan
+    # without plots does not spend.
+    import matplotlib.style
+    import mplhep
+    from matplotlib.figure import Figure
+
     with matplotlib.style.context(mplhep.style.CMS):
         figure = Figure(figsize=(10, 9))
         grid = figure.add_gridspec(2, 1, height_ratios=(3, 1.4), hspace=0.05)
