@@ -51,11 +51,11 @@ class Prediction:
 
     @property
     def z_max(self) -> float:
-        return float(np.max(self.z))
+        return float(self.z.max())
 
     @property
     def argmax(self) -> int:
-        return int(np.argmax(self.z))
+        return int(self.z.argmax())
 
     @property
     def mass_at_z_max(self) -> float:

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import logging
-import math
 import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -68,10 +67,12 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def _finite_or_none(values: np.ndarray) -> list[float | None]:
-    if np.all(np.isfinite(values)):
-        # The common case, without a Python loop over the values.
-        return values.tolist()
-    return [float(v) if math.isfinite(v) else None for v in values.tolist()]
+    listed: list[float | None] = values.tolist()
+    # A loop over the NaN and inf values only: the unscanned bins of a
+    # background are NaN, which can be most of a histogram's bins.
+    for index in np.flatnonzero(~np.isfinite(values)).tolist():
+        listed[index] = None
+    return listed
 
 
 def result_to_dict(result: ScanResult) -> dict[str, Any]:

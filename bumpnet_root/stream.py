@@ -134,7 +134,9 @@ class _PyRootWriter:
 
     def write(self, result: ScanResult) -> None:
         histogram = result.histogram
-        z = np.nan_to_num(result.prediction.z, nan=0.0, posinf=0.0, neginf=0.0)
+        z = result.prediction.z
+        if not np.isfinite(z).all():
+            z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
         centers = np.ascontiguousarray(histogram.centers, dtype=np.float64)
         directory_name, _, name = result.key.rpartition("/")
         # Edges near the float64 maximum make the x moments inf, which ROOT
