@@ -75,11 +75,16 @@ def _finite_or_none(values: np.ndarray) -> list[float | None]:
     return listed
 
 
-def result_to_dict(result: ScanResult) -> dict[str, Any]:
-    """Return the ``summary.json`` entry of one scanned histogram."""
+def result_to_dict(result: ScanResult, numpy_arrays: bool = False) -> dict[str, Any]:
+    """Return the ``summary.json`` entry of one scanned histogram.
+
+    The per-bin fields are lists with None for NaN and inf, or with
+    ``numpy_arrays`` the contiguous float64 arrays themselves, for a
+    serialiser that writes NaN and inf as null (orjson).
+    """
     histogram = result.histogram
     domain = result.prediction.domain
-    return {
+    entry = {
         "file": result.file,
         "name": result.name,
         "key": result.key,
@@ -107,11 +112,17 @@ def result_to_dict(result: ScanResult) -> dict[str, Any]:
             }
             for c in result.candidates
         ],
-        "edges": histogram.edges.tolist(),
-        "counts": histogram.counts.tolist(),
-        "z": _finite_or_none(result.prediction.z),
-        "background": _finite_or_none(result.prediction.background),
     }
+    arrays = {
+        "edges": histogram.edges,
+        "counts": histogram.counts,
+        "z": result.prediction.z,
+        "background": result.prediction.background,
+    }
+    for name, values in arrays.items():
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        entry[name] = values if numpy_arrays else _finite_or_none(values)
+    return entry
 
 
 def report_to_dict(
