@@ -141,6 +141,10 @@ class LeeCalibration:
     _candidates_per_toy: dict[float, np.ndarray] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # The toys of the last level asked for: one histogram asks several times.
+    _matched: dict[float, np.ndarray] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def toys(self) -> int:
@@ -148,12 +152,18 @@ class LeeCalibration:
 
     def matched_toys(self, level: float) -> np.ndarray:
         """Return the indices of the toys whose count level matches ``level``."""
+        matched = self._matched.get(level)
+        if matched is not None:
+            return matched
         distance = np.abs(self.levels - level)
-        inside = np.nonzero(distance <= LEVEL_WINDOW)[0]
+        matched = np.nonzero(distance <= LEVEL_WINDOW)[0]
         minimum = min(MIN_MATCHED_TOYS, self.toys)
-        if inside.size >= minimum:
-            return inside
-        return np.argsort(distance, kind="stable")[:minimum]
+        if matched.size < minimum:
+            matched = np.argsort(distance, kind="stable")[:minimum]
+        matched.flags.writeable = False
+        self._matched.clear()
+        self._matched[level] = matched
+        return matched
 
     def p_global(self, z: float, level: float) -> float:
         """Return P(Z_max >= z) of a background-only histogram at ``level``."""
@@ -251,10 +261,12 @@ def scan_wide_p(p_global: float, trials: int) -> float:
 
 def count_level(background: np.ndarray) -> float:
     """Return log10 of the mean background over the scanned bins."""
-    finite = background[np.isfinite(background)]
-    if finite.size == 0:
+    finite = np.isfinite(background)
+    if not finite.all():
+        background = background[finite]
+    if background.size == 0:
         return 0.0
-    return float(np.log10(max(float(np.mean(finite)), 1e-3)))
+    return float(np.log10(max(float(background.mean()), 1e-3)))
 
 
 def count_upcrossings(z: np.ndarray, level: float = REFERENCE_LEVEL) -> int:

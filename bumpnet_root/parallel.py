@@ -231,11 +231,13 @@ def _add_lee(
             corrected.append(result)
             output.expected_false.append(math.nan)
             continue
-        candidates = tuple(
-            replace(candidate, z_global=z_global)
-            for candidate, z_global in zip(result.candidates, lee.z_global)
-        )
-        corrected.append(replace(result, candidates=candidates))
+        if result.candidates:
+            candidates = tuple(
+                replace(candidate, z_global=z_global)
+                for candidate, z_global in zip(result.candidates, lee.z_global)
+            )
+            result = replace(result, candidates=candidates)
+        corrected.append(result)
         output.expected_false.append(lee.expected_false_candidates)
     if failures > 1:
         logger.error(
