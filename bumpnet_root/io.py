@@ -277,10 +277,11 @@ def writable_keys(keys: Sequence[str]) -> dict[str, str]:
 
 def writable_key(key: str, objects: set[str]) -> str:
     """Return ``key``, or its flat form when a directory it needs is in ``objects``."""
-    parts = key.split("/")
-    parents = ("/".join(parts[:end]) for end in range(1, len(parts)))
-    if any(parent in objects for parent in parents):
-        return key.replace("/", "__")
+    end = key.find("/")
+    while end >= 0:
+        if key[:end] in objects:
+            return key.replace("/", "__")
+        end = key.find("/", end + 1)
     return key
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import uproot
 
 from ._defaults import DEFAULT_THRESHOLD
 from .domain import ScanDomain, scan_domain, scan_domains
@@ -344,6 +343,8 @@ def _read_file(
 
     Objects for which ``done(path, name)`` is True are left out unrecorded.
     """
+    import uproot
+
     loaded: list[_LoadedHistogram] = []
     with uproot.open(path) as root_file:
         warn_about_shared_names(path, uproot_origins(root_file), patterns)
@@ -469,6 +470,9 @@ def read_key(root_file: Any, name: str, cycle: int) -> Any:
     here, so only one of them is read. Listing the file warns about it
     (:func:`warn_about_shared_names`).
     """
+    # Imported here: the PyROOT reader of the fast scan does not need uproot.
+    import uproot
+
     try:
         return root_file[f"{name};{cycle}"]
     except uproot.KeyInFileError:
