@@ -6,7 +6,7 @@ starts on first use), because every worker reads with PyROOT.
 
 from __future__ import annotations
 
-from . import parallel  # noqa: F401
+from . import api, inference, parallel  # noqa: F401
 from ._fastread import resolve_reader
 
 if resolve_reader("auto") == "pyroot":

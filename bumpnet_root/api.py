@@ -9,103 +9,25 @@
 from __future__ import annotations
 
 import logging
-import math
-import os
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ._model_file import DEFAULT_MODEL_PATH as DEFAULT_MODEL_PATH
+from ._model_file import file_checksum, resolve_model_path
 from .domain import ScanDomain, scan_domain
 from .errors import InvalidHistogramError, OutOfDomainWarning
-from .export import file_checksum, load_torchscript
+from .export import load_torchscript
 from .histogram import Hist1D
 from .inference import evaluate_rows
+from .prediction import DEFAULT_WIDTHS as DEFAULT_WIDTHS
+from .prediction import Prediction as Prediction
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / "default.pt"
-# Template widths (sigma in bins) that Prediction.best_width_z compares.
-DEFAULT_WIDTHS = (1.0, 2.0, 3.0)
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """BumpNet's output for one histogram.
-
-    ``z`` and ``background`` have one entry per bin of ``histogram``. Bins
-    outside ``domain.start:domain.stop`` were not scanned: their Z is 0 and
-    their background NaN.
-    """
-
-    histogram: Hist1D
-    z: np.ndarray
-    background: np.ndarray
-    domain: ScanDomain
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def z_max(self) -> float:
-        return float(self.z.max())
-
-    @property
-    def argmax(self) -> int:
-        return int(self.z.argmax())
-
-    @property
-    def mass_at_z_max(self) -> float:
-        return float(self.histogram.centers[self.argmax])
-
-    def z_for_width(self, width: float) -> np.ndarray:
-        """Return Z per bin for a Gaussian template of sigma = ``width`` bins.
-
-        It is the likelihood ratio of ``z`` (which is width 1) with the
-        network's background estimate, for signals wider than one bin. Bins
-        outside the scanned range get 0.
-        """
-        from .significance import local_significance
-
-        width = _template_width(width)
-        if width == 1.0:
-            return self.z.copy()
-        start, stop = self.domain.start, self.domain.stop
-        z = np.zeros(self.histogram.n_bins)
-        z[start:stop] = local_significance(
-            self.histogram.counts[start:stop],
-            self.background[start:stop],
-            self.histogram.edges[start : stop + 1],
-            width=width,
-        )
-        return z
-
-    def best_width_z(
-        self, widths: Sequence[float] = DEFAULT_WIDTHS
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Return (Z, width) per bin: the largest Z over the template ``widths``.
-
-        Z at a bin is the largest of :meth:`z_for_width` over ``widths``, and
-        width is the template width (in bins) that gave it. Taking the best of
-        several widths also raises Z on background-only histograms, because it
-        is a larger search. The look-elsewhere correction of a scan uses width
-        1 only.
-        """
-        if isinstance(widths, (str, bytes)) or not isinstance(widths, Iterable):
-            raise TypeError(
-                f"widths must be a sequence of template widths in bins, such as "
-                f"(1, 2, 3), got {widths!r}"
-            )
-        widths = [_template_width(w) for w in widths]
-        if not widths:
-            raise ValueError("best_width_z needs at least one template width")
-        stacked = np.stack([self.z_for_width(w) for w in widths])
-        best = np.argmax(stacked, axis=0)
-        chosen = np.asarray(widths, dtype=np.float64)[best]
-        return np.take_along_axis(stacked, best[None, :], axis=0)[0], chosen
 
 
 def _is_counts_edges_pair(obj: Any) -> bool:
@@ -119,19 +41,6 @@ def _is_counts_edges_pair(obj: Any) -> bool:
     except ValueError:  # ragged lists, so not a pair of 1-D arrays
         return False
     return counts.ndim == 1 and edges.ndim == 1 and edges.size == counts.size + 1
-
-
-def _template_width(width: Any) -> float:
-    """Return ``width`` as a float, or raise if it is not a positive finite number."""
-    if isinstance(width, (bool, np.bool_)) or not isinstance(width, Real):
-        raise TypeError(
-            f"template width must be a number of bins such as 2.0, got {width!r}"
-        )
-    if not math.isfinite(width) or width <= 0:
-        raise ValueError(
-            f"template width must be a positive finite number of bins, got {width!r}"
-        )
-    return float(width)
 
 
 def _warn_out_of_domain(prediction: Prediction) -> None:
@@ -170,9 +79,7 @@ class BumpNet:
         ``BUMPNET_MODEL`` is loaded, or the package's default model when that
         is unset or empty.
         """
-        if path is None:
-            path = os.environ.get("BUMPNET_MODEL") or DEFAULT_MODEL_PATH
-        resolved = Path(path)
+        resolved = resolve_model_path(path)
         module, metadata = load_torchscript(resolved)
         logger.debug("loaded BumpNet model %s", resolved)
         return cls(module, metadata, resolved)

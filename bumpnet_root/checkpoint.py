@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 
-from .api import Prediction
 from .domain import ScanDomain
 from .histogram import Hist1D
 from .interrupts import interrupts_deferred
@@ -38,6 +37,7 @@ from .io import (
     atomic_write_text,
     write_outputs,
 )
+from .prediction import Prediction
 from .scan import (
     ScanReport,
     ScanResult,

@@ -350,13 +350,13 @@ def _run_scan(args: argparse.Namespace) -> int:
         start_worker_server()
     from tqdm import tqdm
 
+    from ._model_file import read_model_file
     from ._scan_cli import (
         fast_scan_options,
         kept_results,
         look_elsewhere_fields,
         look_elsewhere_lines,
     )
-    from .api import BumpNet
     from .checkpoint import (
         PreviousScan,
         ScanCheckpoint,
@@ -364,7 +364,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         load_previous_scan,
         sort_report,
     )
-    from .errors import ModelNotFoundError
+    from .errors import ModelNotFoundError, WorkerError
     from .interrupts import interrupts_deferred
     from .io import write_outputs
     from .parallel import FastScan, add_lee_to_results, scan_files_fast
@@ -373,7 +373,14 @@ def _run_scan(args: argparse.Namespace) -> int:
     from .stream import StreamingCheckpoint, StreamingOutputs
 
     try:
-        model = BumpNet.load(args.model)
+        model = read_model_file(args.model)
+        if args.jobs == 1 or args.dask_scheduler is not None:
+            from .inference import load_model_cached
+
+            # Loaded as the scan loads it, so that it fails here if it fails.
+            # Worker processes load it themselves, and this process needs no
+            # torch then (see _model_file).
+            load_model_cached(model.path)
     except ModelNotFoundError as error:
         logger.error("%s", error)
         return EXIT_NOTHING_DONE
@@ -437,6 +444,7 @@ def _run_scan(args: argparse.Namespace) -> int:
             args.checkpoint_interval,
         )
     interrupted: bool | KeyboardInterrupt = False
+    workers_failed = False
     with tqdm(total=len(args.files), unit="file", disable=None) as bar:
         try:
             scan_files_fast(
@@ -457,6 +465,13 @@ def _run_scan(args: argparse.Namespace) -> int:
             logger.warning(
                 "interrupted; writing the %d histograms scanned so far, which "
                 "--resume keeps",
+                len(report.results),
+            )
+        except WorkerError as error:
+            interrupted = workers_failed = True
+            logger.error(
+                "%s; writing the %d histograms scanned so far, which --resume keeps",
+                error,
                 len(report.results),
             )
 
@@ -512,6 +527,8 @@ def _run_scan(args: argparse.Namespace) -> int:
         f"{_count(len(report.files), 'file')} ({len(report.skipped)} skipped, "
         f"{len(report.failed)} failed); outputs in {args.out}"
     )
+    if workers_failed:
+        return EXIT_NOTHING_DONE
     if interrupted:
         return _interrupted_status(interrupted)
     if not report.results:

@@ -37,6 +37,10 @@ class MissingDependencyError(BumpNetError, ImportError):
     """An optional package needed for this feature is not installed."""
 
 
+class WorkerError(BumpNetError, RuntimeError):
+    """A worker process of a parallel scan stopped before its tasks were done."""
+
+
 class BumpNetWarning(UserWarning):
     """Base class of every warning emitted by bumpnet-root."""
 

@@ -8,7 +8,6 @@ the same file can be used from C++ (``torch::jit::load``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -16,9 +15,14 @@ from pathlib import Path
 
 import torch
 
-from .errors import ModelNotFoundError
+from ._model_file import (
+    METADATA_NAME,
+    check_model_path,
+    damaged_model_error,
+    file_checksum,
+)
 
-METADATA_NAME = "metadata.json"
+__all__ = ["METADATA_NAME", "file_checksum", "load_torchscript", "save_torchscript"]
 
 
 def save_torchscript(module: torch.nn.Module, path: str | Path, metadata: dict) -> None:
@@ -46,33 +50,12 @@ def load_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, dict]:
     archive written by :func:`save_torchscript`.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ModelNotFoundError(
-            f"BumpNet model path {str(path)!r} is a directory; pass the model.pt "
-            "file that 'bumpnet train' wrote into it"
-        )
-    if not path.is_file():
-        raise ModelNotFoundError(
-            f"BumpNet model file {str(path)!r} does not exist; pass the path of a "
-            "model written by 'bumpnet train', or None for the default model"
-        )
+    check_model_path(path)
     extra = {METADATA_NAME: ""}
     try:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except (RuntimeError, ValueError) as error:
-        raise ModelNotFoundError(
-            f"cannot load BumpNet model {str(path)!r}: {error}; the file is not a "
-            "TorchScript archive, or it is damaged"
-        ) from error
+        raise damaged_model_error(path, error) from error
     metadata = json.loads(extra[METADATA_NAME]) if extra[METADATA_NAME] else {}
     module.eval()
     return module, metadata
-
-
-def file_checksum(path: str | Path) -> str:
-    """Return the SHA-256 of a file as a hex string."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

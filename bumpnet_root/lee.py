@@ -304,7 +304,7 @@ def build_calibration(
     model: BumpNet, edges: np.ndarray, toys: int, key: str
 ) -> LeeCalibration:
     """Generate and scan ``toys`` background-only histograms on ``edges``."""
-    from .api import Prediction
+    from .prediction import Prediction
     from .scan import find_candidates
 
     if toys < 1:

@@ -32,13 +32,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ._fastread import ObjectEntry, list_entries, read_entries
 from ._workers import worker_context
-from .inference import load_model_cached, set_torch_threads
+from .errors import WorkerError
 from .scan import (
     DEFAULT_THRESHOLD,
     Candidate,
@@ -251,6 +252,8 @@ def _add_lee(
 
 def scan_chunk(task: ChunkTask, settings: ScanSettings) -> ChunkOutput:
     """Read and scan the objects of one task; runs in any process."""
+    from .inference import load_model_cached, set_torch_threads
+
     set_torch_threads(settings.threads)
     model = load_model_cached(settings.model_path)
     report = ScanReport()
@@ -294,6 +297,8 @@ def _initialise_worker(
         handler.setFormatter(logging.Formatter(log_format))
         logging.getLogger().addHandler(handler)
         logging.getLogger("bumpnet_root").setLevel(log_level)
+    from .inference import load_model_cached, set_torch_threads
+
     set_torch_threads(settings.threads)
     load_model_cached(settings.model_path)
 
@@ -386,6 +391,13 @@ def _run_processes(
         yield from _run_ordered(
             items, lambda task: pool.submit(scan_chunk, task, settings), 2 * jobs
         )
+    except BrokenProcessPool as error:
+        raise WorkerError(
+            f"a worker process of the scan stopped ({error}); the log above may "
+            f"say why, for example a model file {settings.model_path!r} that "
+            "does not load; run the scan with --jobs 1 to see the error, or "
+            "with fewer jobs if the machine ran out of memory"
+        ) from error
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -578,6 +590,8 @@ def add_lee_to_results(
         lee_cache_dir=None if lee_cache_dir is None else str(lee_cache_dir),
         threads=None,
     )
+    from .inference import load_model_cached
+
     output = ChunkOutput("")
     model = load_model_cached(settings.model_path)
     corrected = _add_lee(results, model, settings, output)

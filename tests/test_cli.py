@@ -211,3 +211,69 @@ def test_validate_missing_model_exit_one(tmp_path: Path):
     completed = run_cli("validate", tmp_path / "none.pt")
     assert completed.returncode == 1
     assert "none.pt" in completed.stderr
+
+
+def _archive(path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return path
+
+
+def test_model_file_read_without_torch_matches_torch(tmp_path: Path):
+    from bumpnet_root._model_file import read_model_file
+    from bumpnet_root.errors import ModelNotFoundError
+    from bumpnet_root.export import load_torchscript
+
+    model = read_model_file(DEFAULT_MODEL_PATH)
+    assert model.metadata == load_torchscript(DEFAULT_MODEL_PATH)[1]
+    assert model.metadata
+    cases = {
+        "text.pt": b"not a model",
+        "truncated.pt": DEFAULT_MODEL_PATH.read_bytes()[:5000],
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+    _archive(tmp_path / "no_version.pt", {"m/data.pkl": b"x", "m/constants.pkl": b""})
+    damaged = bytearray(DEFAULT_MODEL_PATH.read_bytes())
+    # Flip a byte inside the stored weights: only the CRC check finds it.
+    damaged[len(damaged) // 2] ^= 0xFF
+    (tmp_path / "damaged.pt").write_bytes(bytes(damaged))
+    for path in sorted(tmp_path.iterdir()):
+        with pytest.raises(ModelNotFoundError, match="cannot load BumpNet model"):
+            read_model_file(path)
+
+
+def test_scan_with_workers_reports_model_that_does_not_load(tmp_path: Path):
+    members = {
+        "m/data.pkl": b"not a pickle",
+        "m/constants.pkl": b"",
+        "m/.data/version": b"3\n",
+        "m/extra/metadata.json": b"{}",
+    }
+    model = _archive(tmp_path / "fake.pt", members)
+    completed = run_cli(
+        "scan", DOUBLE_MU, "--model", model, "--jobs", "2", "--out", tmp_path / "out"
+    )
+    assert completed.returncode == 1
+    assert "a worker process of the scan stopped" in completed.stderr
+    assert "cannot load BumpNet model" in completed.stderr
+
+
+def test_scan_with_workers_imports_no_torch_in_its_process(tmp_path: Path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bumpnet_root.cli import main; "
+        f"status = main(['scan', {str(DOUBLE_MU)!r}, '--select', 'demo/GMmass', "
+        f"'--jobs', '2', '--plots', '0', '--out', {str(tmp_path)!r}]); "
+        "print('torch imported:', 'torch' in sys.modules, 'status:', status)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert "torch imported: False status: 0" in completed.stdout, completed.stderr
+    assert json.loads((tmp_path / "scan_report.json").read_text())["scanned"] == 1
