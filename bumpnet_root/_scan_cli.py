@@ -10,7 +10,7 @@ import argparse
 import math
 from typing import Any
 
-from .lee import DEFAULT_TOYS
+from ._defaults import DEFAULT_TOYS
 
 # Results whose arrays a streaming scan keeps beyond those it plots, so that
 # ties in Z_max at the cut cannot leave a plotted histogram without arrays.

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import log_ndtr, ndtri, ndtri_exp
 
+from ._defaults import DEFAULT_TOYS
 from .histogram import Hist1D
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "BUMPNET_CACHE_DIR"
-DEFAULT_TOYS = 1000
 # With fewer toys per binning than this, a warning calls the correction rough.
 FEW_TOYS = 100
 # Changing how toys are drawn or scanned must change this, so that old cache
