@@ -1,17 +1,23 @@
 """Read many TH1D and TH1F objects of one ROOT file in one compiled call.
 
-:func:`read_clean_histograms` reads the objects of a list in C++ (declared
-once with ``gInterpreter.Declare``) and returns a :class:`Hist1D` for each
-"clean" one: a TH1D or TH1F without bin labels, whose edges are finite and
-increasing, whose cells (flow bins included) and Sumw2 are finite and not
-negative, whose Sumw2, if any, equals its contents (unweighted), and whose flow
-bins hold at most 4.9 % of the entries. Such a histogram converts without an
-error or a warning, so the compiled call can skip the per-object checks of
-:func:`bumpnet_root.adapters.to_hist1d`. Every other object gets None, and the
-caller reads it the usual way, which reports it with the usual messages. The
-limits sit a little inside those of the warnings (5 % of the entries in the
-flow bins; variances within 1e-9 + 1e-6 |count| of the counts), so an object
-near a limit takes the usual way and gets the same decision.
+:func:`read_clean_histograms` reads the objects of a list in C++, declared
+once with ``gInterpreter.Declare``. It returns a :class:`Hist1D` for each
+"clean" object:
+
+* a TH1D or TH1F without bin labels,
+* with finite, increasing edges,
+* with finite, non-negative cells (flow bins included) and Sumw2,
+* whose Sumw2, if any, equals its contents (unweighted),
+* whose flow bins hold at most 4.9 % of the entries.
+
+Such a histogram converts without an error or a warning, so the compiled
+call can skip the per-object checks of
+:func:`bumpnet_root.adapters.to_hist1d`. Every other object gets None, and
+the caller reads it the usual way, which reports it with the usual
+messages. The limits sit a little inside those of the warnings (5 % of the
+entries in the flow bins; variances within 1e-9 + 1e-6 |count| of the
+counts), so an object near a limit takes the usual way and gets the same
+decision.
 
 The Hist1D of a clean object equals the one of ``to_hist1d`` bit for bit:
 equal-width edges come from the same ``numpy.linspace`` call, and TH1F

@@ -6,9 +6,9 @@ path, the SHA-256 and the metadata for ``scan_report.json``. Importing torch
 and loading the model there took about a second of CPU time (a scan of 30,000
 histograms with ``--jobs 2`` takes about 15 s), so :func:`read_model_file`
 reads the TorchScript archive as the zip file it is instead. It checks every
-member's CRC and the members that ``torch.jit.load`` reads first; a file that
-passes and still does not load makes the workers fail, which
-:func:`bumpnet_root.parallel.scan_files_fast` reports.
+member's CRC and the members that ``torch.jit.load`` reads first. A file
+that passes and still does not load makes the workers fail, and
+:func:`bumpnet_root.parallel.scan_files_fast` reports that.
 """
 
 from __future__ import annotations

@@ -135,8 +135,9 @@ def _simple_stops(
     it ScanDomain(0, stop), with stop one past the last filled bin. Most rows
     of a scan are such rows; the others get 0 and are decided one at a time.
     The background level of a row cut before its last bin is bounded by its
-    largest count, above the running median that _decide_domain compares; so
-    a few rows go the slow way without need, and none the fast way wrongly.
+    largest count, which is at least the running median that _decide_domain
+    compares. So a few rows go the slow way without need, and none goes the
+    fast way wrongly.
     """
     n_rows, n_bins = counts.shape
     stops = np.zeros(n_rows, dtype=np.int64)

@@ -145,8 +145,8 @@ def test_batch_reader_takes_the_clean_histograms_only(mixed_file: Path):
     finally:
         root_file.Close()
     assert read is not None
-    taken = {entry.name: item is not None for entry, item in zip(entries, read)}
-    assert taken == EXPECTED_CLEAN
+    read_here = {entry.name: item is not None for entry, item in zip(entries, read)}
+    assert read_here == EXPECTED_CLEAN
 
 
 def test_batch_reader_matches_reading_one_at_a_time(
