@@ -1,12 +1,12 @@
 """The start method of the scan's worker processes, importable without torch.
 
-Where the platform has it, workers are forked from a fork server that imported
-the scan's modules, torch and ROOT once (:mod:`bumpnet_root._worker_imports`).
+On Linux, workers are forked from a fork server that imported the scan's
+modules, torch and ROOT once (:mod:`bumpnet_root._worker_imports`).
 A worker then starts in milliseconds instead of importing for about 3 s, and
 shares the memory of those imports with the other workers until it writes to
 it. The server is a fresh process that has run no torch or ROOT code, so
 forking it is safe, unlike forking a process whose torch or ROOT threads may
-hold locks. Elsewhere workers are spawned.
+hold locks. On other systems workers are spawned.
 
 :func:`start_worker_server` starts the server ahead of the scan, so that its
 imports run on another core while the calling process does its own.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import sys
 from multiprocessing.context import BaseContext
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,10 @@ PRELOAD = ["bumpnet_root._worker_imports"]
 
 def worker_context() -> BaseContext:
     """Return the multiprocessing context for scan workers."""
+    # NOTE: the fork server is tested on Linux only. macOS has one too, but
+    # forking there is unsafe for some system libraries, so it spawns.
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
@@ -33,7 +38,7 @@ def worker_context() -> BaseContext:
 
 
 def start_worker_server() -> None:
-    """Start the fork server now, if the platform has one; see the module docstring."""
+    """Start the fork server now, if workers use one; see the module docstring."""
     context = worker_context()
     if context.get_start_method() != "forkserver":
         return
