@@ -100,12 +100,24 @@ def test_lee_adds_global_z_to_every_candidate(serial):
     assert serial.expected_false_candidates > 0
 
 
-def test_processes_equal_serial(serial, input_files, model_path, lee_cache):
+@pytest.mark.parametrize("start", ["forkserver", "spawn"])
+def test_processes_equal_serial(
+    serial, input_files, model_path, lee_cache, start, monkeypatch
+):
+    import multiprocessing
+
+    from bumpnet_root import parallel
+
+    if start == "spawn":
+        # The start method of systems other than Linux.
+        monkeypatch.setattr(
+            parallel, "worker_context", lambda: multiprocessing.get_context("spawn")
+        )
     finished = []
-    parallel = _scan(
+    scan = _scan(
         input_files, model_path, lee_cache, jobs=2, on_file_done=finished.append
     )
-    _assert_same_scan(parallel, serial)
+    _assert_same_scan(scan, serial)
     assert finished == input_files
 
 
