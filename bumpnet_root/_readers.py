@@ -18,6 +18,7 @@ from .errors import (
     InvalidHistogramError,
     UnsupportedInputError,
     WeightedHistogramWarning,
+    caller_stacklevel,
 )
 from .histogram import Hist1D
 
@@ -156,8 +157,7 @@ def read_uhi(obj: Any, name: str | None) -> Hist1D:
             "significances are only approximate; fill Weight storage to keep the "
             "variances",
             WeightedHistogramWarning,
-            # Points at the caller of adapters.to_hist1d.
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
     title = getattr(obj, "label", "")
     return _assemble(

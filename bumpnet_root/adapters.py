@@ -45,6 +45,7 @@ from .errors import (
     InvalidHistogramError,
     UnsupportedInputError,
     WeightedHistogramWarning,
+    caller_stacklevel,
 )
 from .histogram import Hist1D
 
@@ -102,7 +103,7 @@ def to_hist1d(obj: Any, name: str | None = None) -> Hist1D:
             "object with the UHI PlottableHistogram protocol or a (counts, edges) "
             "pair"
         )
-    _warn_about_contents(hist, stacklevel=3)
+    _warn_about_contents(hist)
     logger.debug("converted %s %r with %d bins", hist.source, hist.name, hist.n_bins)
     return hist
 
@@ -281,12 +282,12 @@ def read_csv_histogram(path: str | PathLike[str], name: str | None = None) -> Hi
     return hist
 
 
-def _warn_about_contents(hist: Hist1D, stacklevel: int) -> None:
+def _warn_about_contents(hist: Hist1D) -> None:
     """Emit the weighted-histogram and flow-bin warnings for ``hist``.
 
-    ``stacklevel`` is passed to warnings.warn: 3 points at the caller of the
-    public function that called this one.
+    They point at the user's line that called into the package.
     """
+    stacklevel = caller_stacklevel()
     if hist.is_weighted:
         warnings.warn(
             f"histogram {hist.label!r} ({hist.source}) is weighted: its variances "
@@ -304,8 +305,8 @@ def _warn_about_contents(hist: Hist1D, stacklevel: int) -> None:
     if total > 0 and flow / total > FLOW_WARNING_FRACTION:
         warnings.warn(
             f"histogram {hist.label!r} ({hist.source}): {flow / total:.1%} of the "
-            f"entries are in the underflow ({hist.underflow:g}) and overflow "
-            f"({hist.overflow:g}) bins, which the scan ignores; widen the axis "
+            f"entries are in the underflow and overflow bins ({hist.underflow:g} "
+            f"and {hist.overflow:g} entries), which the scan ignores; widen the axis "
             f"range beyond [{hist.edges[0]:g}, {hist.edges[-1]:g}) if the spectrum "
             "continues there",
             FlowBinWarning,

@@ -20,7 +20,7 @@ import torch
 from ._model_file import DEFAULT_MODEL_PATH as DEFAULT_MODEL_PATH
 from ._model_file import file_checksum, resolve_model_path
 from .domain import ScanDomain, scan_domain
-from .errors import InvalidHistogramError, OutOfDomainWarning
+from .errors import InvalidHistogramError, OutOfDomainWarning, caller_stacklevel
 from .export import load_torchscript
 from .histogram import Hist1D
 from .inference import evaluate_rows
@@ -50,8 +50,7 @@ def _warn_out_of_domain(prediction: Prediction) -> None:
             f"histogram {prediction.histogram.label!r} lies outside BumpNet's "
             f"training domain: {'; '.join(reasons)}. Its Z maxima are not bumps.",
             OutOfDomainWarning,
-            # Points at the caller of predict or predict_many.
-            stacklevel=3,
+            stacklevel=caller_stacklevel(),
         )
 
 

@@ -6,6 +6,9 @@ family at once; each one also derives from the matching built-in exception.
 
 from __future__ import annotations
 
+import os
+import sys
+
 
 class BumpNetError(Exception):
     """Base class of every error raised by bumpnet-root."""
@@ -55,3 +58,22 @@ class FlowBinWarning(BumpNetWarning):
 
 class OutOfDomainWarning(BumpNetWarning):
     """A spectrum lies outside the domain the network was trained on."""
+
+
+_PACKAGE_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def caller_stacklevel() -> int:
+    """Return the ``stacklevel`` that points a warning at the caller's code.
+
+    For ``warnings.warn`` called in the function that calls this one: the
+    first frame outside this package, the line of the user's code that
+    called a public function, however deep inside the package the warning
+    is raised.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIRECTORY):
+        frame = frame.f_back
+        level += 1
+    return level

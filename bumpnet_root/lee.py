@@ -343,13 +343,18 @@ def build_calibration(
                 candidate_z.append(candidate.z)
                 candidate_toy.append(index)
     logger.info(
-        "calibrated the look-elsewhere effect on %d bins with %d of %d toys scanned",
+        "calibrated the look-elsewhere effect on %d bins with %d of %d toys scanned%s",
         edges.size - 1,
         len(z_max),
         toys,
+        "; the others fail the checks that data fail (-v lists why)"
+        if rejected
+        else "",
     )
+    # One line per binning at INFO: a first scan of a file with many
+    # binnings calibrates each of them.
     for reason, count in rejected.most_common():
-        logger.info(
+        logger.debug(
             "%d toys on %d bins were not scanned, as data would not be: %s",
             count,
             edges.size - 1,

@@ -4,7 +4,8 @@
 :func:`bumpnet_root.scan.scan_files`, with four differences:
 
 * Files are read with PyROOT when it is importable (:mod:`bumpnet_root._fastread`).
-* The objects of each file are split into chunks of ``chunk_size`` objects.
+* The objects of each file are split into chunks of ``chunk_size`` objects,
+  and a smaller file into a few chunks (:func:`task_size`).
   Each chunk is one task: read, scan, look-elsewhere correction. The tasks run
   in this process (``jobs=1``), on ``jobs`` worker processes that each load
   the model once, or on the workers of a Dask cluster (``scheduler``).
@@ -63,6 +64,11 @@ logger = logging.getLogger(__name__)
 # into 8 tasks for the workers to share. With --jobs 2, tasks of 1000 and 500
 # objects took as long (20.2 and 21.1 s against 20.4 s).
 DEFAULT_CHUNK_SIZE = 4000
+# Smaller files are split into this many tasks, of at least MIN_CHUNK_SIZE
+# objects (see task_size). A file of 3000 histograms of 61 binnings, one task
+# before, took as long with --jobs 2 as with --jobs 1, most of it to calibrate.
+MIN_TASKS_PER_FILE = 4
+MIN_CHUNK_SIZE = 500
 
 
 @dataclass(frozen=True)
@@ -341,10 +347,24 @@ def _plan(
             _record_failure(failed, path, "", error, _file_advice(error, path))
             yield ChunkOutput(path, failed=failed.failed)
             entries = []
-        for first in range(0, len(entries), chunk_size):
-            chunk = tuple(entries[first : first + chunk_size])
+        size = task_size(len(entries), chunk_size)
+        for first in range(0, len(entries), size):
+            chunk = tuple(entries[first : first + size])
             yield ChunkTask(path, prefixes[path], chunk)
         yield _FileEnd(path)
+
+
+def task_size(count: int, chunk_size: int) -> int:
+    """Return the number of objects per task for a file of ``count`` objects.
+
+    ``chunk_size``, but a file of fewer than ``MIN_TASKS_PER_FILE`` times
+    that many objects is still split into that many tasks, of at least
+    ``MIN_CHUNK_SIZE`` objects, so that the workers share it (and its
+    look-elsewhere calibrations). The size does not depend on the number of
+    workers, so every ``jobs`` value scans the same tasks and gets the same Z.
+    """
+    share = -(-count // MIN_TASKS_PER_FILE)
+    return max(1, min(chunk_size, max(MIN_CHUNK_SIZE, share)))
 
 
 def _run_ordered(

@@ -325,10 +325,14 @@ def plot_top_results(
 
     Plots of an earlier run in ``out_dir`` that follow the same naming pattern
     (``NN_<key>.png`` or ``.pdf``) and were not rewritten are removed, so the
-    directory matches the current scan. Returns the written paths.
+    directory matches the current scan. With ``count`` 0 the directory is not
+    created. Returns the written paths.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if count > 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    elif not out_dir.is_dir():
+        return []
     written: list[Path] = []
     for rank, result in enumerate(report.ranked_results()[: max(count, 0)], start=1):
         stem = out_dir / plot_file_stem(rank, result)

@@ -158,9 +158,24 @@ def test_th1_flow_warning_above_threshold(root):
         h = to_hist1d(th1)
 
     assert "10.0%" in str(record[0].message)
+    assert "underflow and overflow bins (4 and 6 entries)" in str(record[0].message)
+    assert record[0].filename == __file__
     assert h.underflow == 4
     assert h.overflow == 6
     assert h.counts.sum() == 90
+
+
+def test_warnings_point_at_the_callers_line(model_path):
+    from bumpnet_root import BumpNet
+
+    counts = np.round(1000.0 * np.exp(-np.arange(40) / 10.0))
+    flowing = hist.Hist(hist.axis.Regular(40, 0.0, 40.0))
+    flowing.view(flow=True)[:] = np.concatenate(([5000.0], counts, [0.0]))
+    net = BumpNet.load(model_path)
+    with pytest.warns(FlowBinWarning) as record:
+        net.predict(flowing)
+    ours = [w.filename for w in record if issubclass(w.category, FlowBinWarning)]
+    assert ours == [__file__]
 
 
 @pytest.mark.root

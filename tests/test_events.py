@@ -539,7 +539,9 @@ def test_distributed_dask_matches_numpy(sample_table, tmp_path: Path):
 
 
 @pytest.mark.root
-@pytest.mark.skipif(_distributed_supported(), reason="distributed RDF is available")
+@pytest.mark.skipif(
+    _distributed_supported(), reason="needs a ROOT without distributed RDF"
+)
 def test_distributed_missing_raises():
     from bumpnet_root.events.rdf_engine import distributed_module
 

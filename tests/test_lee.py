@@ -337,10 +337,13 @@ def test_rejected_toys_are_counted_with_reason(model, monkeypatch, caplog):
         return expected
 
     monkeypatch.setattr(lee, "_toy_backgrounds", some_empty)
-    with caplog.at_level(logging.INFO, logger="bumpnet_root.lee"):
+    with caplog.at_level(logging.DEBUG, logger="bumpnet_root.lee"):
         calibration = build_calibration(
             model, np.linspace(0.0, 300.0, 41), 20, "0" * 64
         )
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert len(info) == 1
+    assert "the others fail the checks that data fail" in info[0]
     messages = [record.getMessage() for record in caplog.records]
     lines = [message for message in messages if "were not scanned" in message]
     empty = "3 toys on 40 bins were not scanned, as data would not be: the "

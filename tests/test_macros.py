@@ -433,7 +433,9 @@ def test_missing_model_file_is_named(tmp_path: Path):
     assert f"BUMPNET_MODEL is set to '{missing}'" in completed.stderr
 
 
-@pytest.mark.skipif(DEFAULT_MODEL_PATH.is_file(), reason="the default model exists")
+@pytest.mark.skipif(
+    DEFAULT_MODEL_PATH.is_file(), reason="needs a checkout without the default model"
+)
 def test_missing_default_model_is_reported():
     call = f'{MACROS / "bumpnet_scan.C"}({root_string(DIPHOTON)}, "h_mgg2012_1_1")'
     completed = run_root(call, environment=macro_environment(None))

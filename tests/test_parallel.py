@@ -180,3 +180,13 @@ def test_worker_log_lines_equal_serial(tmp_path: Path):
         )
     assert len(logs["1"]) == 2, logs
     assert logs["2"] == logs["1"]
+
+
+def test_small_files_split_so_workers_share_them():
+    from bumpnet_root.parallel import MIN_CHUNK_SIZE, task_size
+
+    assert task_size(30000, 4000) == 4000
+    assert task_size(3000, 4000) == 750
+    assert task_size(3000, 100) == 100
+    assert task_size(10, 4000) == MIN_CHUNK_SIZE
+    assert task_size(0, 4000) == MIN_CHUNK_SIZE

@@ -485,7 +485,7 @@ def test_unreadable_file_gets_permission_advice(tmp_path: Path):
     path.chmod(0)
     try:
         if os.access(path, os.R_OK):
-            pytest.skip("this user reads files without read permission (root)")
+            pytest.skip("needs a user whom file permissions stop (not root)")
         advice = _file_advice(OSError("Failed to open file"), str(path))
     finally:
         path.chmod(0o644)
