@@ -247,8 +247,8 @@ def read_clean_histograms(
     all_edges = _view(batch.edges, np.float64)
     cells = _view(batch.cells, np.float64)
     sumw2 = _view(batch.sumw2, np.float64)
-    titles = list(map(str, batch.title))
-    x_titles = list(map(str, batch.x_title))
+    titles = [_text(title) for title in batch.title]
+    x_titles = [_text(title) for title in batch.x_title]
 
     equal_edges: dict[tuple[int, float, float], np.ndarray | None] = {}
     results: list[tuple[Hist1D, str] | None] = []
@@ -258,6 +258,11 @@ def read_clean_histograms(
             results.append(None)
             continue
         n = n_bins[row]
+        if titles[row] is None or x_titles[row] is None:
+            # Not UTF-8: the usual way reports the object.
+            results.append(None)
+            row += 1
+            continue
         if equal_width[row]:
             binning = (n, x_min[row], x_max[row])
             if binning not in equal_edges:
@@ -286,6 +291,14 @@ def read_clean_histograms(
         results.append((histogram, x_titles[row]))
         row += 1
     return results
+
+
+def _text(value: Any) -> str | None:
+    """Return a std::string as str, or None when it is not UTF-8."""
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _checked_linspace(n_bins: int, low: float, high: float) -> np.ndarray | None:

@@ -85,23 +85,49 @@ def _list_pyroot(
     """Return {"name;cycle": class name} of every key, or None on any failure."""
     if not os.path.isfile(path):
         return None
-    ignore_level = root.gErrorIgnoreLevel
-    # The uproot retry reports the error, so ROOT's own message is not printed.
-    root.gErrorIgnoreLevel = root.kFatal
-    try:
-        root_file = root.TFile.Open(path, "READ")
-    finally:
-        root.gErrorIgnoreLevel = ignore_level
-    if not root_file or root_file.IsZombie():
+    root_file = _open_pyroot(root, path)
+    if root_file is None:
         return None
+    if root_file.TestBit(root.TFile.kRecovered):
+        logger.warning(
+            "%s was not closed properly (a crashed or unfinished job, or a "
+            "truncated copy); ROOT recovered its keys, but objects written last "
+            "may be missing or damaged",
+            path,
+        )
     try:
         classnames: dict[str, str] = {}
         origins: Origins = {}
-        _walk_keys(root_file, "", classnames, origins)
+        try:
+            _walk_keys(root_file, "", classnames, origins)
+        except (TypeError, UnicodeError) as error:
+            # A key name that is not UTF-8; uproot lists it and reports it.
+            logger.debug("PyROOT cannot list %s: %s", path, error)
+            return None
         warn_about_shared_names(path, origins, patterns)
         return classnames
     finally:
         root_file.Close()
+
+
+def _open_pyroot(root: Any, path: str) -> Any | None:
+    """Open ``path`` for reading with PyROOT, or return None if that fails.
+
+    The uproot retry of the caller reports the error, so ROOT's own message is
+    not printed.
+    """
+    ignore_level = root.gErrorIgnoreLevel
+    root.gErrorIgnoreLevel = root.kFatal
+    try:
+        root_file = root.TFile.Open(path, "READ")
+    except OSError:
+        # PyROOT of ROOT 6.40 raises where older versions return null.
+        return None
+    finally:
+        root.gErrorIgnoreLevel = ignore_level
+    if not root_file or root_file.IsZombie():
+        return None
+    return root_file
 
 
 def _walk_keys(
@@ -190,13 +216,8 @@ def _read_pyroot(
 ) -> list[_LoadedHistogram] | None:
     """Read with PyROOT; return None when the file cannot be opened."""
     root = _pyroot()
-    ignore_level = root.gErrorIgnoreLevel
-    root.gErrorIgnoreLevel = root.kFatal
-    try:
-        root_file = root.TFile.Open(path, "READ")
-    finally:
-        root.gErrorIgnoreLevel = ignore_level
-    if not root_file or root_file.IsZombie():
+    root_file = _open_pyroot(root, path)
+    if root_file is None:
         return None
     add_directory = root.TH1.AddDirectoryStatus()
     # Histograms read with AddDirectory off belong to no ROOT directory, so

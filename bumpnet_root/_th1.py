@@ -93,6 +93,11 @@ def read_th1(root: ModuleType, obj: Any) -> TH1Arrays:
             "histogram with a numeric axis"
         )
 
+    if obj.GetBufferLength() > 0:
+        # Entries still in the fill buffer (TH1::SetBuffer) are not in the
+        # bins yet; GetBinContent would empty the buffer first, so do that.
+        # A histogram with automatic binning gets its axis range here.
+        obj.BufferEmpty()
     n_bins = int(obj.GetNbinsX())
     bin_edges = axis.GetXbins()
     if bin_edges.GetSize() == n_bins + 1:

@@ -468,6 +468,12 @@ def _run_scan(args: argparse.Namespace) -> int:
                 "--resume keeps",
                 len(report.results),
             )
+        except ModelNotFoundError as error:
+            # Raised by worker processes, which load the model themselves.
+            logger.error("%s", error)
+            if outputs is not None:
+                outputs.abort()
+            return EXIT_NOTHING_DONE
         except WorkerError as error:
             interrupted = workers_failed = True
             logger.error(

@@ -22,6 +22,12 @@
 
 With Dask, every worker must be able to read the input files and the model at
 the same paths, and pickles its results back to this process.
+
+With ``jobs`` > 1, each worker process imports the calling script's main
+module before it starts, as every start method of multiprocessing but fork
+does. A script that calls this function at its top level must do so under
+``if __name__ == "__main__":``; without that guard, the workers fail to
+start and the scan raises :class:`bumpnet_root.errors.WorkerError`.
 """
 
 from __future__ import annotations
@@ -306,7 +312,13 @@ def _initialise_worker(
     from .inference import load_model_cached, set_torch_threads
 
     set_torch_threads(settings.threads)
-    load_model_cached(settings.model_path)
+    try:
+        load_model_cached(settings.model_path)
+    except Exception:
+        # The first task loads it again and sends the error to the caller,
+        # which reports it in one line; an initializer that raises only
+        # breaks the pool.
+        pass
 
 
 # ---------------------------------------------------------------- planning

@@ -264,8 +264,20 @@ class StreamingOutputs:
                 key,
             )
             result = dataclasses.replace(result, key=key)
-        self._root.write(result)
-        self._objects.add(key)
+        try:
+            self._root.write(result)
+        except (TypeError, UnicodeError, ValueError) as error:
+            # A name or title that ROOT cannot take (not UTF-8, for example).
+            logger.error(
+                "cannot write the Z histogram of %s:%s into significance.root "
+                "(%s: %s); summary.json has its Z",
+                result.file,
+                result.name,
+                type(error).__name__,
+                error,
+            )
+        else:
+            self._objects.add(key)
         entry = result_to_dict(result, numpy_arrays=True)
         if extra_fields:
             entry.update(extra_fields)

@@ -33,6 +33,7 @@ EXPECTED_CLEAN = {
     "integer": False,
     "labels": False,
     "buffered": False,
+    "latin1_title": False,
 }
 
 
@@ -103,6 +104,13 @@ def _write_file(path: Path) -> None:
         for value in np.linspace(0.5, 10.5, 50):
             buffered.Fill(value)
         objects["buffered"] = buffered
+        latin1 = root.TH1D("latin1_title", "", 40, 0, 40)
+        latin1.SetContent(_cells(40))
+        # A title in Latin-1, not UTF-8, as old files may have.
+        root.gInterpreter.ProcessLine(
+            f'((TH1*){root.addressof(latin1)})->SetTitle("caf\\xe9");'
+        )
+        objects["latin1_title"] = latin1
         for name, hist in objects.items():
             root_file.WriteTObject(hist, name)
         old = root.TH1D("cycles", "old cycle", 40, 0, 40)
@@ -186,5 +194,7 @@ def test_batch_reader_matches_reading_one_at_a_time(
     assert any("weighted" in w for w in by_name["weighted"].warnings)
     assert any("underflow" in w for w in by_name["large_flow"].warnings)
     assert by_name["flow_near_limit"].warnings == ()
+    # Entries left in the fill buffer when the histogram was written count.
+    assert by_name["buffered"].histogram.counts.sum() == 50
     failed = {failure.name for failure in batch_report.failed}
     assert {"nan_content", "negative_content"} <= failed
