@@ -37,6 +37,7 @@ from .scan import (
     _record_failure,
     _record_skip,
     _skip_reason_for_class,
+    drop_text_not_utf8,
     note_origin,
     uproot_origins,
     warn_about_shared_names,
@@ -204,11 +205,12 @@ def read_entries(
             _record_skip(report, path, entry.name, entry.class_name, reason)
     if not to_read:
         return []
+    loaded = None
     if resolve_reader(reader) == "pyroot":
         loaded = _read_pyroot(path, to_read, report)
-        if loaded is not None:
-            return loaded
-    return _read_uproot(path, to_read, report)
+    if loaded is None:
+        loaded = _read_uproot(path, to_read, report)
+    return drop_text_not_utf8(path, loaded, report)
 
 
 def _read_pyroot(
@@ -279,12 +281,16 @@ def _read_one_pyroot(
     report: ScanReport,
 ) -> _LoadedHistogram | None:
     directory_name, _, base_name = entry.name.rpartition("/")
-    directory = directories.get(directory_name)
-    if directory is None:
-        directory = root_file.GetDirectory(directory_name)
-        directories[directory_name] = directory
-    key = directory.GetKey(base_name, entry.cycle) if directory else None
-    obj = key.ReadObj() if key else None
+    try:
+        directory = directories.get(directory_name)
+        if directory is None:
+            directory = root_file.GetDirectory(directory_name)
+            directories[directory_name] = directory
+        key = directory.GetKey(base_name, entry.cycle) if directory else None
+        obj = key.ReadObj() if key else None
+    except (TypeError, UnicodeError):
+        # A name that is not UTF-8 (listed by uproot); uproot reads it.
+        obj = None
     if not obj:
         # Let uproot read the object and report why it cannot.
         retry = _read_uproot(path, [entry], report)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ._defaults import DEFAULT_THRESHOLD
 from .domain import ScanDomain, scan_domain, scan_domains
-from .errors import BumpNetError
+from .errors import BumpNetError, InvalidHistogramError
 from .histogram import Hist1D
 
 if TYPE_CHECKING:
@@ -365,7 +365,7 @@ def _read_file(
             item = load_uproot_object(root_file, path, name, cycle, class_name, report)
             if item is not None:
                 loaded.append(item)
-    return loaded
+    return drop_text_not_utf8(path, loaded, report)
 
 
 # Candidates this close to either end of the scanned range get EDGE_NOTE.
@@ -533,6 +533,45 @@ def _record_skip(
     else:
         logger.warning("skipped %s: %s", file, reason)
     report.skipped.append(SkippedObject(file, name, class_name, reason))
+
+
+def drop_text_not_utf8(
+    path: str, loaded: list[_LoadedHistogram], report: ScanReport
+) -> list[_LoadedHistogram]:
+    """Return ``loaded`` without the objects whose name or titles are not UTF-8.
+
+    uproot reads such bytes (Latin-1 text of an old file, for example) as
+    surrogate characters, which no output file can hold; each such object is
+    recorded as failed instead of stopping the scan when the outputs are
+    written.
+    """
+    kept = []
+    for item in loaded:
+        texts = {
+            "name": item.name,
+            "title": item.histogram.title,
+            "x-axis title": item.x_title,
+        }
+        bad = [what for what, text in texts.items() if not _is_utf8(text)]
+        if not bad:
+            kept.append(item)
+            continue
+        shown = item.name.encode("utf-8", "backslashreplace").decode("utf-8")
+        error = InvalidHistogramError(
+            f"histogram {shown!r}: its {' and '.join(bad)} is not UTF-8 text "
+            "(bytes of another encoding, such as Latin-1), which the outputs "
+            "cannot hold; write the histogram again with a UTF-8 name and titles"
+        )
+        _record_failure(report, path, shown, error)
+    return kept
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _record_failure(

@@ -277,3 +277,55 @@ def test_scan_with_workers_imports_no_torch_in_its_process(tmp_path: Path):
     )
     assert "torch imported: False status: 0" in completed.stdout, completed.stderr
     assert json.loads((tmp_path / "scan_report.json").read_text())["scanned"] == 1
+
+
+def _write_latin1_file(path: Path) -> None:
+    """Write a good histogram and three whose key, title or axis title is Latin-1."""
+    from bumpnet_root._root import import_root
+
+    root = import_root("the test file")
+    code = (
+        '{ TFile f("@PATH@", "RECREATE");'
+        " auto fill = [](TH1D &h) { for (int i = 1; i <= 40; ++i)"
+        " h.SetBinContent(i, std::round(1000 * std::exp(-i / 10.)) + 1); };"
+        ' TH1D good("good", "good", 40, 0, 40); fill(good);'
+        ' f.WriteTObject(&good, "good");'
+        ' TH1D key("k", "k", 40, 0, 40); fill(key);'
+        ' f.WriteTObject(&key, "key_\\xe9");'
+        ' TH1D title("title", "caf\\xe9", 40, 0, 40); fill(title);'
+        ' f.WriteTObject(&title, "title");'
+        ' TH1D axis("axis", "axis", 40, 0, 40); fill(axis);'
+        ' axis.GetXaxis()->SetTitle("m_{\\xe9}"); f.WriteTObject(&axis, "axis");'
+        " f.Close(); }"
+    )
+    root.gInterpreter.ProcessLine(code.replace("@PATH@", str(path)))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_names_and_titles_not_utf8_fail_alone(tmp_path: Path, jobs: str):
+    pytest.importorskip("ROOT")
+    path = tmp_path / "latin1.root"
+    _write_latin1_file(path)
+    out = tmp_path / "out"
+    completed = run_cli(
+        "scan", path, "--out", out, "--plots", "0", "--no-lee", "--jobs", jobs
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Traceback" not in completed.stderr
+    report = json.loads((out / "scan_report.json").read_text())
+    assert report["scanned"] == 1
+    reasons = {failure["error"].split(":")[1].strip() for failure in report["failed"]}
+    assert reasons == {
+        "its name is not UTF-8 text (bytes of another encoding, such as Latin-1), "
+        "which the outputs cannot hold; write the histogram again with a UTF-8 "
+        "name and titles",
+        "its title is not UTF-8 text (bytes of another encoding, such as Latin-1), "
+        "which the outputs cannot hold; write the histogram again with a UTF-8 "
+        "name and titles",
+        "its x-axis title is not UTF-8 text (bytes of another encoding, such as "
+        "Latin-1), which the outputs cannot hold; write the histogram again with a "
+        "UTF-8 name and titles",
+    }
+    assert [
+        entry["name"] for entry in json.loads((out / "summary.json").read_text())
+    ] == ["good"]
