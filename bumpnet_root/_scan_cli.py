@@ -20,7 +20,7 @@ LEE_REPORT_CANDIDATES = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser, positive_int: Any) -> None:
-    """Add --jobs, --threads, --dask-scheduler, --lee-toys and --no-lee."""
+    """Add --jobs, --threads, --dask-scheduler, --lee-toys, --no-lee and --reader."""
     parser.add_argument(
         "--jobs",
         type=positive_int,
@@ -58,6 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser, positive_int: Any) -> None:
         action="store_true",
         help="skip the look-elsewhere correction (no Z_global)",
     )
+    parser.add_argument(
+        "--reader",
+        choices=("auto", "pyroot", "uproot"),
+        default="auto",
+        help="library that reads the input files: PyROOT (faster; 'auto' uses "
+        "it when it is installed) or uproot, which reports a damaged object "
+        "where ROOT itself may crash (default: %(default)s)",
+    )
 
 
 def fast_scan_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -68,6 +76,7 @@ def fast_scan_options(args: argparse.Namespace) -> dict[str, Any]:
         "scheduler": args.dask_scheduler,
         "lee_toys": 0 if args.no_lee else args.lee_toys,
         "batch_size": args.batch_size,
+        "reader": args.reader,
     }
 
 

@@ -329,3 +329,37 @@ def test_names_and_titles_not_utf8_fail_alone(tmp_path: Path, jobs: str):
     assert [
         entry["name"] for entry in json.loads((out / "summary.json").read_text())
     ] == ["good"]
+
+
+def test_recovered_file_is_reported(tmp_path: Path):
+    pytest.importorskip("ROOT")
+    from histogram_files import write_spectra_file
+
+    whole = tmp_path / "whole.root"
+    write_spectra_file(whole, 20)
+    cut = tmp_path / "cut.root"
+    cut.write_bytes(whole.read_bytes()[:-200])
+    completed = run_cli(
+        "scan", cut, "--out", tmp_path / "out", "--plots", "0", "--no-lee"
+    )
+    assert "was not closed properly" in completed.stderr
+
+
+def test_reader_option_scans_with_either_library(tmp_path: Path):
+    pytest.importorskip("ROOT")
+    for reader in ("uproot", "pyroot"):
+        completed = run_cli(
+            "scan",
+            DOUBLE_MU,
+            "--select",
+            "demo/GMmass",
+            "--reader",
+            reader,
+            "--out",
+            tmp_path / reader,
+            "--plots",
+            "0",
+            "--no-lee",
+        )
+        assert completed.returncode == 0, completed.stderr
+        assert "scanned 1 histogram" in completed.stdout
