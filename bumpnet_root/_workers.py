@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import sys
 from multiprocessing.context import BaseContext
 
 logger = logging.getLogger(__name__)
 
 PRELOAD = ["bumpnet_root._worker_imports"]
-# Environment variable that names the model for the fork server to load.
-PRELOAD_MODEL_ENV = "BUMPNET_WORKER_MODEL"
 
 
 def worker_context() -> BaseContext:
@@ -40,29 +37,15 @@ def worker_context() -> BaseContext:
     return context
 
 
-def start_worker_server(model_path: str | None = None) -> None:
-    """Start the fork server now, if workers use one; see the module docstring.
-
-    With ``model_path`` the server also loads that model and prepares its
-    padded network (see :mod:`bumpnet_root._worker_imports`), which each
-    worker would otherwise do itself (about 0.2 s).
-    """
+def start_worker_server() -> None:
+    """Start the fork server now, if workers use one; see the module docstring."""
     context = worker_context()
     if context.get_start_method() != "forkserver":
         return
     from multiprocessing import forkserver
 
-    # The server inherits this process's environment when it starts.
-    previous = os.environ.get(PRELOAD_MODEL_ENV)
-    if model_path is not None:
-        os.environ[PRELOAD_MODEL_ENV] = model_path
     try:
         forkserver.ensure_running()
     except OSError as error:
         # The pool starts the server again when it needs it and reports then.
         logger.debug("the fork server for scan workers did not start: %s", error)
-    finally:
-        if previous is None:
-            os.environ.pop(PRELOAD_MODEL_ENV, None)
-        else:
-            os.environ[PRELOAD_MODEL_ENV] = previous

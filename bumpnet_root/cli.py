@@ -344,11 +344,10 @@ def _format_out_of_domain(report, threshold: float, max_rows: int) -> list[str]:
 
 def _run_scan(args: argparse.Namespace) -> int:
     if args.jobs > 1 and args.dask_scheduler is None:
-        from ._model_file import resolve_model_path
         from ._workers import start_worker_server
 
         # Before the imports below: the workers' imports run meanwhile.
-        start_worker_server(str(resolve_model_path(args.model).resolve()))
+        start_worker_server()
     from tqdm import tqdm
 
     from ._model_file import read_model_file
