@@ -81,8 +81,11 @@ def test_serial_scan_reads_every_object(serial, input_files):
         assert (file_name, "other/map") in skipped
         assert (file_name, "other/profile") in skipped
         assert (file_name, "other/labels") in skipped
+    # The header of damaged.root reads as a file without keys, with PyROOT
+    # (whose TFile.Open rejects it, so uproot lists it) as with uproot.
+    assert ("damaged.root", "") in skipped
     failed_files = [Path(f.file).name for f in report.failed]
-    assert failed_files == ["missing.root", "damaged.root"]
+    assert failed_files == ["missing.root"]
     assert report.complete
 
 
