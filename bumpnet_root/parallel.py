@@ -315,9 +315,9 @@ def _initialise_worker(
     try:
         load_model_cached(settings.model_path)
     except Exception:
-        # The first task loads it again and sends the error to the caller,
-        # which reports it in one line; an initializer that raises only
-        # breaks the pool.
+        # An initializer that raises only breaks the pool. So the first task
+        # loads the model again and sends the error to the caller, which
+        # reports it in one line.
         pass
 
 

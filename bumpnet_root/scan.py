@@ -541,11 +541,11 @@ def drop_text_not_utf8(
     """Return ``loaded`` without the objects whose name or titles are not UTF-8.
 
     uproot reads such bytes (Latin-1 text of an old file, for example) as
-    surrogate characters, which no output file can hold; each such object is
-    recorded as failed instead of stopping the scan when the outputs are
-    written.
+    surrogate characters, which no output file can hold. So each such object
+    is recorded as failed here, where it would otherwise stop the scan when
+    the outputs are written.
     """
-    kept = []
+    readable = []
     for item in loaded:
         texts = {
             "name": item.name,
@@ -554,16 +554,16 @@ def drop_text_not_utf8(
         }
         bad = [what for what, text in texts.items() if not _is_utf8(text)]
         if not bad:
-            kept.append(item)
+            readable.append(item)
             continue
-        shown = item.name.encode("utf-8", "backslashreplace").decode("utf-8")
+        escaped = item.name.encode("utf-8", "backslashreplace").decode("utf-8")
         error = InvalidHistogramError(
-            f"histogram {shown!r}: its {' and '.join(bad)} is not UTF-8 text "
+            f"histogram {escaped!r}: its {' and '.join(bad)} is not UTF-8 text "
             "(bytes of another encoding, such as Latin-1), which the outputs "
             "cannot hold; write the histogram again with a UTF-8 name and titles"
         )
-        _record_failure(report, path, shown, error)
-    return kept
+        _record_failure(report, path, escaped, error)
+    return readable
 
 
 def _is_utf8(text: str) -> bool:

@@ -246,7 +246,7 @@ def test_model_file_read_without_torch_matches_torch(tmp_path: Path):
             read_model_file(path)
 
 
-def test_scan_with_workers_reports_model_that_does_not_load(tmp_path: Path):
+def test_workers_report_a_model_that_does_not_load(tmp_path: Path):
     members = {
         "m/data.pkl": b"not a pickle",
         "m/constants.pkl": b"",
@@ -262,7 +262,7 @@ def test_scan_with_workers_reports_model_that_does_not_load(tmp_path: Path):
     assert "Traceback" not in completed.stderr
 
 
-def test_scan_with_workers_imports_no_torch_in_its_process(tmp_path: Path):
+def test_main_process_of_a_parallel_scan_imports_no_torch(tmp_path: Path):
     import subprocess
     import sys
 

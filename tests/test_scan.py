@@ -618,9 +618,7 @@ def test_scan_files_warns_about_a_shared_path(
     assert len(_shared_path_warnings(caplog)) == 1
 
 
-def test_key_cycles_not_a_shared_path(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-):
+def test_key_cycles_not_a_shared_path(tmp_path: Path, caplog: pytest.LogCaptureFixture):
     from bumpnet_root._fastread import list_entries
 
     path = tmp_path / "cycles.root"
