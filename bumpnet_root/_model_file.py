@@ -52,11 +52,21 @@ def resolve_model_path(path: str | Path | None) -> Path:
 
 
 def check_model_path(path: Path) -> None:
-    """Raise ModelNotFoundError when ``path`` is a directory or does not exist."""
+    """Raise ModelNotFoundError when ``path`` is not a file that exists."""
     if path.is_dir():
         raise ModelNotFoundError(
             f"BumpNet model path {str(path)!r} is a directory; pass the model.pt "
             "file that 'bumpnet train' wrote into it"
+        )
+    if path.exists() and not path.is_file():
+        raise ModelNotFoundError(
+            f"BumpNet model path {str(path)!r} is not a regular file (a pipe or "
+            "a device); pass the model.pt file that 'bumpnet train' wrote"
+        )
+    if path.is_symlink() and not path.exists():
+        raise ModelNotFoundError(
+            f"BumpNet model path {str(path)!r} is a symbolic link to nothing, or "
+            "a loop of links; point it at a model file"
         )
     if not path.is_file():
         raise ModelNotFoundError(

@@ -305,9 +305,10 @@ def _format_table(report, threshold: float, max_rows: int) -> list[str]:
         notes = candidate_notes(result, candidate)
         if notes:
             scanned += ": " + "; ".join(notes)
-        z_global = "-" if candidate.z_global is None else f"{candidate.z_global:.2f}"
+        z_global = "-" if candidate.z_global is None else _z_text(candidate.z_global)
         lines.append(
-            f"{rank:>4}  {candidate.z:>7.2f}  {z_global:>8}  {candidate.mass:>10.4g}  "
+            f"{rank:>4}  {_z_text(candidate.z):>7}  {z_global:>8}  "
+            f"{candidate.mass:>10.4g}  "
             f"{label:<{width}}  {scanned}"
         )
     if len(shown) < len(ranked):
@@ -316,6 +317,11 @@ def _format_table(report, threshold: float, max_rows: int) -> list[str]:
             "(--table-rows 0 prints all)"
         )
     return lines + outside
+
+
+def _z_text(z: float) -> str:
+    """Return Z with two decimals, or in 3 significant digits when it is huge."""
+    return f"{z:.2f}" if abs(z) < 1e5 else f"{z:.3g}"
 
 
 def _format_out_of_domain(report, threshold: float, max_rows: int) -> list[str]:
@@ -333,7 +339,7 @@ def _format_out_of_domain(report, threshold: float, max_rows: int) -> list[str]:
     for result, candidate in shown:
         low, high = result.scan_range
         lines.append(
-            f"{candidate.z:>7.2f}  {candidate.mass:>10.4g}  "
+            f"{_z_text(candidate.z):>7}  {candidate.mass:>10.4g}  "
             f"{result.file}:{result.name}: {'; '.join(result.out_of_domain)}; "
             f"scanned {low:.4g} to {high:.4g}"
         )

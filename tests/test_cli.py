@@ -363,3 +363,33 @@ def test_reader_option_scans_with_either_library(tmp_path: Path):
         )
         assert completed.returncode == 0, completed.stderr
         assert "scanned 1 histogram" in completed.stdout
+
+
+def test_model_paths_that_are_not_files_named(tmp_path: Path):
+    import os
+
+    from bumpnet_root._model_file import read_model_file
+    from bumpnet_root.errors import ModelNotFoundError
+
+    fifo = tmp_path / "pipe.pt"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.pt"
+    loop.symlink_to(tmp_path / "loop.pt")
+    dangling = tmp_path / "dangling.pt"
+    dangling.symlink_to(tmp_path / "nothing.pt")
+    expected = {
+        fifo: "is not a regular file",
+        loop: "a loop of links",
+        dangling: "a symbolic link to nothing",
+        tmp_path / "missing.pt": "does not exist",
+    }
+    for path, message in expected.items():
+        with pytest.raises(ModelNotFoundError, match=message):
+            read_model_file(path)
+
+
+def test_huge_z_printed_short():
+    from bumpnet_root.cli import _z_text
+
+    assert _z_text(54.5612) == "54.56"
+    assert _z_text(9.2e148) == "9.2e+148"
