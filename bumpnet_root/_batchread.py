@@ -185,20 +185,20 @@ void read(TDirectory *file, const std::vector<std::string> &directories,
 }  // namespace bumpnet_root_batchread
 """
 
-_declared: dict[int, bool] = {}
+_declared: bool | None = None
 
 
 def _namespace(root: Any) -> Any | None:
     """Return the compiled helpers, declaring them once; None if that fails."""
-    key = id(root)
-    if key not in _declared:
-        _declared[key] = bool(root.gInterpreter.Declare(_SOURCE))
-        if not _declared[key]:
+    global _declared
+    if _declared is None:
+        _declared = bool(root.gInterpreter.Declare(_SOURCE))
+        if not _declared:
             logger.warning(
                 "ROOT failed to compile the batch reader; reading histograms "
                 "one at a time"
             )
-    return root.bumpnet_root_batchread if _declared[key] else None
+    return root.bumpnet_root_batchread if _declared else None
 
 
 def _view(vector: Any, dtype: type) -> np.ndarray:
@@ -251,28 +251,21 @@ def read_clean_histograms(
     x_titles = [_text(title) for title in batch.x_title]
 
     equal_edges: dict[tuple[int, float, float], np.ndarray | None] = {}
-    results: list[tuple[Hist1D, str] | None] = []
-    row = 0
-    for position, name in enumerate(names):
-        if not clean[position]:
-            results.append(None)
-            continue
-        n = n_bins[row]
+
+    def build(row: int, name: str) -> tuple[Hist1D, str] | None:
+        """Return the histogram of a clean object's row, or None to read it again."""
         if titles[row] is None or x_titles[row] is None:
             # Not UTF-8: the usual way reports the object.
-            results.append(None)
-            row += 1
-            continue
+            return None
+        n = n_bins[row]
         if equal_width[row]:
             binning = (n, x_min[row], x_max[row])
             if binning not in equal_edges:
                 equal_edges[binning] = _checked_linspace(*binning)
-            edges = equal_edges[binning]
-            if edges is None:
-                results.append(None)
-                row += 1
-                continue
-            edges = edges.copy()
+            shared = equal_edges[binning]
+            if shared is None:
+                return None
+            edges = shared.copy()
         else:
             first = edge_start[row]
             edges = all_edges[first : first + n + 1].copy()
@@ -288,7 +281,16 @@ def read_clean_histograms(
             overflow=float(cells[stop - 1]),
             source="ROOT TH1F" if single_precision[row] else "ROOT TH1D",
         )
-        results.append((histogram, x_titles[row]))
+        return histogram, x_titles[row]
+
+    # The arrays have one row per clean object, in the order of ``names``.
+    results: list[tuple[Hist1D, str] | None] = []
+    row = 0
+    for name, is_clean in zip(names, clean.tolist()):
+        if not is_clean:
+            results.append(None)
+            continue
+        results.append(build(row, name))
         row += 1
     return results
 

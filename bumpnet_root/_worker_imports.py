@@ -2,9 +2,9 @@
 
 See :mod:`bumpnet_root._workers`. ROOT is set up here too (its interpreter
 starts on first use), because every worker reads with PyROOT. The model is
-not loaded here: loading it and compiling its padded network (about 0.2 s)
-here delays every worker by that much, where the workers do it in parallel,
-and interleaved runs of a --jobs 2 scan showed no gain.
+not loaded here. Loading it and compiling its padded network take about
+0.2 s, which here would delay every worker, while the workers do it in
+parallel. Seven interleaved pairs of --jobs 2 scans showed no gain from it.
 """
 
 from __future__ import annotations

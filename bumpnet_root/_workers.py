@@ -28,9 +28,8 @@ def worker_context() -> BaseContext:
     """Return the multiprocessing context for scan workers."""
     # NOTE: the fork server is tested on Linux only. macOS has one too, but
     # forking there is unsafe for some system libraries, so it spawns.
-    if not sys.platform.startswith("linux"):
-        return multiprocessing.get_context("spawn")
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    linux = sys.platform.startswith("linux")
+    if not linux or "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)

@@ -141,7 +141,8 @@ class LeeCalibration:
     _candidates_per_toy: dict[float, np.ndarray] = field(
         default_factory=dict, compare=False, repr=False
     )
-    # The toys of the last level asked for: one histogram asks several times.
+    # The toys matched to the last requested level, because the lookups of
+    # one histogram request the same level several times.
     _matched: dict[float, np.ndarray] = field(
         default_factory=dict, compare=False, repr=False
     )

@@ -314,11 +314,16 @@ def _initialise_worker(
     set_torch_threads(settings.threads)
     try:
         load_model_cached(settings.model_path)
-    except Exception:
+    except Exception as error:
         # An initializer that raises only breaks the pool. So the first task
         # loads the model again and sends the error to the caller, which
         # reports it in one line.
-        pass
+        logger.debug(
+            "worker failed to load %s: %s: %s",
+            settings.model_path,
+            type(error).__name__,
+            error,
+        )
 
 
 # ---------------------------------------------------------------- planning

@@ -262,7 +262,7 @@ def test_workers_report_a_model_that_does_not_load(tmp_path: Path):
     assert "Traceback" not in completed.stderr
 
 
-def test_main_process_of_a_parallel_scan_imports_no_torch(tmp_path: Path):
+def test_parallel_scan_main_skips_torch(tmp_path: Path):
     import subprocess
     import sys
 
