@@ -323,6 +323,8 @@ def plot_top_results(
 ) -> list[Path]:
     """Plot the ``count`` histograms with the highest maximum Z into ``out_dir``.
 
+    Histograms outside the training domain are plotted only after all others.
+
     Plots of an earlier run in ``out_dir`` that follow the same naming pattern
     (``NN_<key>.png`` or ``.pdf``) and were not rewritten are removed, so the
     directory matches the current scan. With ``count`` 0 the directory is not
@@ -334,7 +336,13 @@ def plot_top_results(
     elif not out_dir.is_dir():
         return []
     written: list[Path] = []
-    for rank, result in enumerate(report.ranked_results()[: max(count, 0)], start=1):
+    ranked = report.ranked_results()
+    # Histograms outside the training domain come after the others, because
+    # their maxima are not bumps and would otherwise take every plot.
+    ranked = [r for r in ranked if not r.out_of_domain] + [
+        r for r in ranked if r.out_of_domain
+    ]
+    for rank, result in enumerate(ranked[: max(count, 0)], start=1):
         stem = out_dir / plot_file_stem(rank, result)
         written.extend(plot_result(result, stem, threshold, formats))
         logger.debug("plotted %s:%s", result.file, result.name)

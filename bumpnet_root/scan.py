@@ -238,10 +238,12 @@ def unique_file_paths(paths: Sequence[str | Path]) -> list[str]:
         first_spelling.setdefault(os.path.realpath(path), str(path))
     unique = list(first_spelling.values())
     if len(unique) < len(paths):
+        repeated = len(paths) - len(unique)
         logger.warning(
-            "%d file paths name a file given before (the same path, or a link "
+            "%d file %s a file given before (the same path, or a link "
             "or another spelling of it); each file is scanned once",
-            len(paths) - len(unique),
+            repeated,
+            "path names" if repeated == 1 else "paths name",
         )
     return unique
 
@@ -716,7 +718,8 @@ def _scan_loaded(
             _record_skip(report, path, item.name, item.class_name, domain.skip_reason)
             continue
         for message in item.warnings:
-            logger.warning("%s", message)
+            # The message names the histogram but not its file.
+            logger.warning("%s: %s", path, message)
         scannable.append(item)
         domains.append(domain)
     for first in range(0, len(scannable), batch_size):

@@ -89,6 +89,23 @@ def test_plot_top_results_limits_count(report, tmp_path: Path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [written[0].name]
 
 
+def test_plot_top_results_out_of_domain_last(report, tmp_path: Path):
+    import dataclasses
+
+    from bumpnet_root.scan import ScanReport
+
+    best, other = report.ranked_results()
+    domain = dataclasses.replace(
+        best.prediction.domain, out_of_domain=("a background beyond the training",)
+    )
+    outside = dataclasses.replace(
+        best, prediction=dataclasses.replace(best.prediction, domain=domain)
+    )
+    mixed = ScanReport(results=[outside, other])
+    written = plot_top_results(mixed, tmp_path, threshold=3.0, count=1)
+    assert written == [tmp_path / f"{plot_file_stem(1, other)}.png"]
+
+
 def test_plot_top_results_removes_stale_plots(report, tmp_path: Path):
     stale = tmp_path / "07_old_histogram.png"
     stale.write_bytes(PNG_SIGNATURE)
