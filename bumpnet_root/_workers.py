@@ -1,12 +1,16 @@
 """The start method of the scan's worker processes, importable without torch.
 
 On Linux, workers are forked from a fork server that imported the scan's
-modules, torch and ROOT once (:mod:`bumpnet_root._worker_imports`).
-A worker then starts in milliseconds instead of importing for about 3 s, and
-shares the memory of those imports with the other workers until it writes to
-it. The server is a fresh process that has run no torch or ROOT code, so
-forking it is safe, unlike forking a process whose torch or ROOT threads may
-hold locks. On other systems workers are spawned.
+modules, torch and ROOT once and ran them once
+(:mod:`bumpnet_root._worker_imports`). A worker then starts in milliseconds
+instead of importing for about 3 s, and shares the memory of those imports
+with the other workers until it writes to it. The server ran torch with one
+intra-op thread and ROOT without implicit multithreading, so it holds no
+thread pool that a forked copy could find locked; the scan's own process,
+which may, is never forked. The process that writes ``significance.root``
+during a scan with workers comes from the same server
+(:class:`bumpnet_root.stream.StreamingOutputs`). On other systems these
+processes are spawned.
 
 :func:`start_worker_server` starts the server ahead of the scan, so that its
 imports run on another core while the calling process does its own.
@@ -48,3 +52,24 @@ def start_worker_server() -> None:
     except OSError as error:
         # The pool starts the server again when it needs it and reports then.
         logger.debug("the fork server for scan workers did not start: %s", error)
+
+
+def parent_logging() -> tuple[int, str | None]:
+    """Return the package's log level and the format of the root handler, if any."""
+    level = logging.getLogger("bumpnet_root").getEffectiveLevel()
+    handlers = logging.getLogger().handlers
+    formatter = handlers[0].formatter if handlers else None
+    return level, (formatter._fmt if formatter is not None else None)
+
+
+def use_parent_logging(level: int, log_format: str | None) -> None:
+    """Log as the parent process does, from :func:`parent_logging`'s values.
+
+    A worker starts without logging handlers; with the parent's level and
+    format, its lines read like the parent's on stderr.
+    """
+    if log_format is not None:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(log_format))
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("bumpnet_root").setLevel(level)

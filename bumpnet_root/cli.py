@@ -423,7 +423,12 @@ def _run_scan(args: argparse.Namespace) -> int:
     outputs = None
     if not args.resume and not args.crosscheck:
         try:
-            outputs = StreamingOutputs(args.out)
+            # With worker processes, a process of its own writes
+            # significance.root, so this one imports no ROOT.
+            outputs = StreamingOutputs(
+                args.out,
+                separate_process=args.jobs > 1 and args.dask_scheduler is None,
+            )
         except OSError as error:
             logger.error(
                 "cannot write into the output directory %s: %s; choose a "

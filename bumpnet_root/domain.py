@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 from .histogram import Hist1D
 
@@ -65,6 +64,8 @@ def running_median(values: np.ndarray, width: int) -> np.ndarray:
     needs O(n) memory, where a window view with np.median copied n x width
     values (5 GB for 100,000 bins).
     """
+    from scipy.ndimage import median_filter
+
     half = width // 2
     return median_filter(
         np.asarray(values, dtype=np.float64), size=2 * half + 1, mode="nearest"
@@ -86,6 +87,10 @@ def scan_domains(histograms: Sequence[Hist1D]) -> list[ScanDomain]:
     from one call. A scan of thousands of histograms with a few binnings saves
     most of the time of one call per histogram.
     """
+    # Imported where used: the process of a scan with worker processes
+    # only collects results and does not need scipy.
+    from scipy.ndimage import median_filter
+
     domains: list[ScanDomain | None] = [None] * len(histograms)
     groups: dict[int, list[int]] = defaultdict(list)
     for position, h in enumerate(histograms):

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import uproot
 
 from .scan import ScanReport, ScanResult, at_edge, candidate_notes
 
@@ -190,23 +189,40 @@ def significance_th1d(result: ScanResult) -> Any:
     because Z carries no statistical error of its own.
     """
     histogram = result.histogram
-    edges = histogram.edges
-    n_bins = histogram.n_bins
-    z = np.nan_to_num(result.prediction.z, nan=0.0, posinf=0.0, neginf=0.0)
+    return z_th1d(
+        result.name.rsplit("/", 1)[-1],
+        histogram.title,
+        result.x_title,
+        histogram.edges,
+        result.prediction.z,
+    )
+
+
+def z_th1d(
+    name: str, title: str, x_title: str, edges: np.ndarray, z: np.ndarray
+) -> Any:
+    """Return the TH1D of :func:`significance_th1d` from its parts.
+
+    ``title`` is the input histogram's title, ``edges`` its bin edges and
+    ``z`` the local significance per bin.
+    """
+    import uproot
+
+    n_bins = edges.size - 1
+    z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
     data = np.concatenate(([0.0], z, [0.0]))
     widths = np.diff(edges)
     uniform = bool(np.allclose(widths, widths[0], rtol=1e-9, atol=0.0))
     x_axis = uproot.writing.identify.to_TAxis(
         fName="xaxis",
-        fTitle=result.x_title,
+        fTitle=x_title,
         fNbins=n_bins,
         fXmin=float(edges[0]),
         fXmax=float(edges[-1]),
         fXbins=np.array([], dtype=np.float64) if uniform else edges,
     )
-    centers = histogram.centers
-    name = result.name.rsplit("/", 1)[-1]
-    title = f"BumpNet local significance of {histogram.title or name}"
+    centers = 0.5 * (edges[1:] + edges[:-1])
+    title = f"BumpNet local significance of {title or name}"
     # Edges near the float64 maximum make the x moments inf, which ROOT reads.
     with np.errstate(over="ignore", invalid="ignore"):
         sum_zx = float(np.sum(z * centers))
@@ -244,6 +260,8 @@ def write_significance_root(
     extra_histograms = extra_histograms or {}
     if keys is None:
         keys = writable_keys([r.key for r in report.results] + list(extra_histograms))
+
+    import uproot
 
     def write(temporary: Path) -> None:
         with uproot.recreate(temporary) as root_file:

@@ -14,7 +14,9 @@
   of the tasks, so the report, the callbacks and the outputs are the same for
   every ``jobs`` and for Dask. The network's
   output does not depend on how histograms are grouped into batches (see
-  :mod:`bumpnet_root.inference`), so Z is bit-for-bit the serial Z.
+  :mod:`bumpnet_root.inference`). The likelihood ratio runs on groups of
+  rows, whose sums can round differently: Z agrees with the serial Z to
+  about 1e-13, and is the same for every ``jobs``, whose tasks are the same.
 * ``on_result`` receives every result as soon as its chunk is done, and with
   ``keep_results=K`` the report keeps the arrays of the K results with the
   highest Z_max only. The others become :class:`ResultSummary` objects, so the
@@ -45,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ._fastread import ObjectEntry, list_entries, read_entries
-from ._workers import worker_context
+from ._workers import parent_logging, use_parent_logging, worker_context
 from .errors import WorkerError
 from .scan import (
     DEFAULT_THRESHOLD,
@@ -66,10 +68,10 @@ logger = logging.getLogger(__name__)
 
 # Objects per task. The network and the likelihood ratio run once per group
 # of histograms of one padded length (bumpnet_root.inference), so larger tasks
-# make fewer, larger calls. 4000 still splits a file of 30,000 histograms
-# into 8 tasks for the workers to share. With --jobs 2, tasks of 1000 and 500
-# objects took as long (20.2 and 21.1 s against 20.4 s).
-DEFAULT_CHUNK_SIZE = 4000
+# make fewer, larger calls, but a worker holds a task's results until it is
+# done. With --jobs 2 on 30,000 histograms, tasks of 4000 and 1000 objects took
+# as long, and 1000 took about 100 MB less memory.
+DEFAULT_CHUNK_SIZE = 1000
 # Smaller files are split into this many tasks, of at least MIN_CHUNK_SIZE
 # objects (see task_size). A file of 3000 histograms of 61 binnings, one task
 # before, took as long with --jobs 2 as with --jobs 1, most of it to calibrate.
@@ -289,26 +291,12 @@ def scan_chunk(task: ChunkTask, settings: ScanSettings) -> ChunkOutput:
     return output
 
 
-def _parent_logging() -> tuple[int, str | None]:
-    """Return the package's log level and the format of the root handler, if any."""
-    level = logging.getLogger("bumpnet_root").getEffectiveLevel()
-    handlers = logging.getLogger().handlers
-    formatter = handlers[0].formatter if handlers else None
-    return level, (formatter._fmt if formatter is not None else None)
-
-
 def _initialise_worker(
     settings: ScanSettings,
     log_level: int = logging.WARNING,
     log_format: str | None = None,
 ) -> None:
-    # A spawned process starts without logging handlers; give it the parent's
-    # level and format so its lines read like the parent's on stderr.
-    if log_format is not None:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(log_format))
-        logging.getLogger().addHandler(handler)
-        logging.getLogger("bumpnet_root").setLevel(log_level)
+    use_parent_logging(log_level, log_format)
     from .inference import load_model_cached, set_torch_threads
 
     set_torch_threads(settings.threads)
@@ -342,23 +330,42 @@ class _FileEnd:
 _Item = Any  # _FileStart | ChunkTask | ChunkOutput | _FileEnd
 
 
+def list_file(
+    path: str, select: Sequence[str], reader: str
+) -> tuple[list[ObjectEntry], list[SkippedObject]]:
+    """List the objects of a file to scan and the file's skip; runs in any process."""
+    listing = ScanReport()
+    entries = list_entries(path, select, None, reader, listing)
+    return entries, listing.skipped
+
+
+_Lister = Callable[[str, Sequence[str], str], tuple[list[ObjectEntry], list[Any]]]
+
+
 def _plan(
     paths: Sequence[str],
     select: Sequence[str],
     done: Callable[[str, str], bool] | None,
     settings: ScanSettings,
     chunk_size: int,
+    lister: _Lister = list_file,
 ) -> Iterator[_Item]:
-    """Yield, per file: its start, its tasks (or its failure), its end."""
+    """Yield, per file: its start, its tasks (or its failure), its end.
+
+    ``lister`` lists a file (:func:`list_file`, here or in a worker).
+    """
     prefixes = output_prefixes(paths)
     for path in paths:
         yield _FileStart(path)
         try:
-            listing = ScanReport()
-            entries = list_entries(path, select, done, settings.reader, listing)
+            entries, skipped = lister(path, select, settings.reader)
+            if done is not None:
+                entries = [entry for entry in entries if not done(path, entry.name)]
             entries.sort(key=lambda entry: entry.name)
-            if listing.skipped:
-                yield ChunkOutput(path, skipped=listing.skipped)
+            if skipped:
+                yield ChunkOutput(path, skipped=skipped)
+        except BrokenProcessPool:
+            raise
         except Exception as error:
             failed = ScanReport()
             _record_failure(failed, path, "", error, _file_advice(error, path))
@@ -416,17 +423,28 @@ def _run_serial(items: Iterable[_Item], settings: ScanSettings) -> Iterator[_Ite
 
 
 def _run_processes(
-    items: Iterable[_Item], settings: ScanSettings, jobs: int
+    plan: Callable[[_Lister], Iterable[_Item]], settings: ScanSettings, jobs: int
 ) -> Iterator[_Item]:
+    """Run the tasks of ``plan`` on worker processes, which list the files too.
+
+    Listing in a worker keeps ROOT out of this process: with PyROOT, it
+    would take about 470 MB here besides the workers' own.
+    """
     pool = ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=worker_context(),
         initializer=_initialise_worker,
-        initargs=(settings, *_parent_logging()),
+        initargs=(settings, *parent_logging()),
     )
+
+    def lister(
+        path: str, select: Sequence[str], reader: str
+    ) -> tuple[list[ObjectEntry], list[Any]]:
+        return pool.submit(list_file, path, select, reader).result()
+
     try:
         yield from _run_ordered(
-            items, lambda task: pool.submit(scan_chunk, task, settings), 2 * jobs
+            plan(lister), lambda task: pool.submit(scan_chunk, task, settings), 2 * jobs
         )
     except BrokenProcessPool as error:
         raise WorkerError(
@@ -555,13 +573,16 @@ def scan_files_fast(
     if lee_toys > 0 and scan.expected_false_candidates is None:
         scan.expected_false_candidates = 0.0
     unique_paths = unique_file_paths(paths)
-    items = _plan(unique_paths, select, done, settings, chunk_size)
+
+    def plan(lister: _Lister = list_file) -> Iterator[_Item]:
+        return _plan(unique_paths, select, done, settings, chunk_size, lister)
+
     if scheduler is not None:
-        outputs = _run_dask(items, settings, scheduler)
+        outputs = _run_dask(plan(), settings, scheduler)
     elif jobs > 1:
-        outputs = _run_processes(items, settings, jobs)
+        outputs = _run_processes(plan, settings, jobs)
     else:
-        outputs = _run_serial(items, settings)
+        outputs = _run_serial(plan(), settings)
     keeper = _TopResults(report, keep_results) if keep_results is not None else None
     report.complete = False
     for item in outputs:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from .errors import WorkerError
 from .io import (
     REPORT_JSON,
     SIGNIFICANCE_ROOT,
@@ -43,8 +44,8 @@ from .io import (
     candidates_csv,
     report_to_dict,
     result_to_dict,
-    significance_th1d,
     writable_key,
+    z_th1d,
 )
 from .scan import ScanReport, ScanResult
 
@@ -57,6 +58,55 @@ LZ4_LEVEL_4 = 404
 
 def _temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+@dataclasses.dataclass(frozen=True)
+class ZRecord:
+    """What ``significance.root`` holds of one result.
+
+    ``key`` is the path of the TH1D in the file, ``title`` the input
+    histogram's title, ``edges`` its bin edges and ``z`` the local
+    significance per bin. ``file`` and ``name`` name the input in messages.
+    """
+
+    file: str
+    name: str
+    key: str
+    title: str
+    x_title: str
+    edges: np.ndarray
+    z: np.ndarray
+
+    @classmethod
+    def of(cls, result: ScanResult) -> ZRecord:
+        histogram = result.histogram
+        return cls(
+            result.file,
+            result.name,
+            result.key,
+            histogram.title,
+            result.x_title,
+            histogram.edges,
+            result.prediction.z,
+        )
+
+
+def _write_logged(writer: Any, record: ZRecord) -> bool:
+    """Write one record; log a failure that concerns this record alone."""
+    try:
+        writer.write(record)
+    except (TypeError, UnicodeError, ValueError) as error:
+        # A name or title that ROOT cannot take (not UTF-8, for example).
+        logger.error(
+            "cannot write the Z histogram of %s:%s into significance.root "
+            "(%s: %s); summary.json has its Z",
+            record.file,
+            record.name,
+            type(error).__name__,
+            error,
+        )
+        return False
+    return True
 
 
 # Fills the reusable TH1D of a result and writes it, in one call from Python in
@@ -138,24 +188,23 @@ class _PyRootWriter:
             self.templates[key] = hist
         return hist
 
-    def write(self, result: ScanResult) -> None:
-        histogram = result.histogram
-        z = result.prediction.z
+    def write(self, record: ZRecord) -> None:
+        z = record.z
         if not np.isfinite(z).all():
             z = np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
-        centers = np.ascontiguousarray(histogram.centers, dtype=np.float64)
-        directory_name, _, name = result.key.rpartition("/")
+        edges = record.edges
+        directory_name, _, name = record.key.rpartition("/")
         # Edges near the float64 maximum make the x moments inf, which ROOT
         # accepts.
         self._write_z(
-            self._template(histogram.edges),
+            self._template(edges),
             self._directory(directory_name),
             name,
-            f"BumpNet local significance of {histogram.title or name}",
-            result.x_title,
+            f"BumpNet local significance of {record.title or name}",
+            record.x_title,
             np.ascontiguousarray(z, dtype=np.float64),
-            centers,
-            histogram.n_bins,
+            np.ascontiguousarray(0.5 * (edges[1:] + edges[:-1]), dtype=np.float64),
+            edges.size - 1,
         )
 
     def _directory(self, name: str) -> Any:
@@ -190,8 +239,14 @@ class _UprootWriter:
         self.path = path
         self.file = uproot.recreate(path)
 
-    def write(self, result: ScanResult) -> None:
-        self.file[result.key] = significance_th1d(result)
+    def write(self, record: ZRecord) -> None:
+        self.file[record.key] = z_th1d(
+            record.name.rsplit("/", 1)[-1],
+            record.title,
+            record.x_title,
+            record.edges,
+            record.z,
+        )
 
     def close(self) -> None:
         self.file.close()
@@ -222,15 +277,176 @@ def _significance_writer(path: Path, writer: str) -> Any:
     return _UprootWriter(path)
 
 
+# Records sent to the writer process per message.
+_RECORDS_PER_MESSAGE = 256
+
+
+def _pack(records: list[ZRecord]) -> tuple[list[tuple[str, ...]], bytes, bytes]:
+    """Return records as text fields and two buffers, which pickle fast."""
+    fields = [
+        (r.file, r.name, r.key, r.title, r.x_title, str(r.edges.size)) for r in records
+    ]
+    edges = np.concatenate([r.edges for r in records]).astype(np.float64, copy=False)
+    z = np.concatenate([r.z for r in records]).astype(np.float64, copy=False)
+    return fields, edges.tobytes(), z.tobytes()
+
+
+def _unpack(message: tuple[list[tuple[str, ...]], bytes, bytes]) -> list[ZRecord]:
+    fields, edge_buffer, z_buffer = message
+    edges = np.frombuffer(edge_buffer, dtype=np.float64)
+    z = np.frombuffer(z_buffer, dtype=np.float64)
+    records = []
+    edge_start = z_start = 0
+    for file, name, key, title, x_title, size in fields:
+        n_edges = int(size)
+        records.append(
+            ZRecord(
+                file,
+                name,
+                key,
+                title,
+                x_title,
+                edges[edge_start : edge_start + n_edges],
+                z[z_start : z_start + n_edges - 1],
+            )
+        )
+        edge_start += n_edges
+        z_start += n_edges - 1
+    return records
+
+
+def _serve_writer(
+    connection: Any, path: str, writer: str, log_level: int, log_format: str | None
+) -> None:
+    """Main function of the writer process; see :class:`_ProcessWriter`."""
+    import signal
+
+    from ._workers import use_parent_logging
+
+    # The scan's process decides when to stop: it closes the writer after an
+    # interrupt too, so that the results so far are written.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    use_parent_logging(log_level, log_format)
+    try:
+        target = _significance_writer(Path(path), writer)
+    except Exception as error:
+        connection.send(("error", f"{type(error).__name__}: {error}"))
+        return
+    connection.send(("ok", ""))
+    while True:
+        try:
+            kind, payload = connection.recv()
+        except EOFError:
+            # The scan's process is gone; its temporary file is of no use.
+            target.close()
+            return
+        try:
+            if kind == "write":
+                for record in _unpack(payload):
+                    _write_logged(target, record)
+                continue
+            if kind == "snapshot":
+                target.snapshot(Path(payload))
+            else:
+                target.close()
+        except Exception as error:
+            connection.send(("error", f"{type(error).__name__}: {error}"))
+        else:
+            connection.send(("ok", ""))
+        if kind == "close":
+            return
+
+
+class _ProcessWriter:
+    """Writes ``significance.root`` in a process of its own.
+
+    The scan's process then needs no ROOT when worker processes scan: PyROOT
+    takes about 470 MB in each process that imports it. On Linux the writer
+    is forked from the workers' fork server, which has imported ROOT (see
+    :mod:`bumpnet_root._workers`), so it starts at once and shares that
+    memory. Records go to it in messages of a few hundred; it writes them
+    with the writer of :func:`_significance_writer` and logs what it cannot
+    write. It ignores SIGINT and SIGTERM: the scan's process closes it.
+    """
+
+    def __init__(self, path: Path, writer: str) -> None:
+        from ._workers import parent_logging, worker_context
+
+        context = worker_context()
+        self._connection, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve_writer,
+            args=(child, str(path), writer, *parent_logging()),
+            name="bumpnet-root significance.root writer",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self._records: list[ZRecord] = []
+        self._reply("start")
+
+    def write(self, record: ZRecord) -> None:
+        self._records.append(record)
+        if len(self._records) >= _RECORDS_PER_MESSAGE:
+            self._flush()
+
+    def snapshot(self, destination: Path) -> None:
+        self._flush()
+        self._send("snapshot", str(destination))
+        self._reply("copy")
+
+    def close(self) -> None:
+        try:
+            self._flush()
+            self._send("close", "")
+            self._reply("close")
+        finally:
+            self._connection.close()
+            self._process.join(timeout=60)
+
+    def _flush(self) -> None:
+        if self._records:
+            records, self._records = self._records, []
+            self._send("write", _pack(records))
+
+    def _send(self, kind: str, payload: Any) -> None:
+        try:
+            self._connection.send((kind, payload))
+        except OSError as error:
+            raise self._stopped(error) from error
+
+    def _reply(self, action: str) -> None:
+        try:
+            status, message = self._connection.recv()
+        except (EOFError, OSError) as error:
+            raise self._stopped(error) from error
+        if status != "ok":
+            raise OSError(f"failed to {action} significance.root: {message}")
+
+    def _stopped(self, error: BaseException) -> WorkerError:
+        self._process.join(timeout=5)
+        return WorkerError(
+            f"the process that writes significance.root stopped (exit code "
+            f"{self._process.exitcode}, {type(error).__name__}); if the machine "
+            "ran out of memory, run the scan with fewer jobs"
+        )
+
+
 class StreamingOutputs:
     """Write the scan outputs into ``out_dir`` while results arrive.
 
     Call :meth:`add` for each result, then :meth:`finish` (or :meth:`abort`).
     ``writer`` picks the library for ``significance.root``: 'auto' (PyROOT if
-    importable), 'pyroot' or 'uproot'.
+    importable), 'pyroot' or 'uproot'. With ``separate_process``, the file is
+    written by a process of its own (see :class:`_ProcessWriter`); if that
+    process stops, :meth:`add` raises :class:`bumpnet_root.errors.WorkerError`
+    and :meth:`finish` writes the other outputs.
     """
 
-    def __init__(self, out_dir: str | Path, writer: str = "auto") -> None:
+    def __init__(
+        self, out_dir: str | Path, writer: str = "auto", separate_process: bool = False
+    ) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.count = 0
@@ -238,9 +454,16 @@ class StreamingOutputs:
         self._summary_path = _temporary_path(self.out_dir / SUMMARY_JSON)
         self._root_path = _temporary_path(self.out_dir / SIGNIFICANCE_ROOT)
         self._summary = open(self._summary_path, "w", encoding="utf-8")
+        self._root_failure: WorkerError | None = None
         try:
             self._summary.write("[")
-            self._root = _significance_writer(self._root_path, writer)
+            if separate_process:
+                self._root = _ProcessWriter(self._root_path, writer)
+            else:
+                self._root = _significance_writer(self._root_path, writer)
+        except WorkerError as error:
+            self.abort()
+            raise OSError(str(error)) from error
         except BaseException:
             self.abort()
             raise
@@ -264,19 +487,14 @@ class StreamingOutputs:
                 key,
             )
             result = dataclasses.replace(result, key=key)
+        if self._root_failure is not None:
+            raise self._root_failure
         try:
-            self._root.write(result)
-        except (TypeError, UnicodeError, ValueError) as error:
-            # A name or title that ROOT cannot take (not UTF-8, for example).
-            logger.error(
-                "cannot write the Z histogram of %s:%s into significance.root "
-                "(%s: %s); summary.json has its Z",
-                result.file,
-                result.name,
-                type(error).__name__,
-                error,
-            )
-        else:
+            written = _write_logged(self._root, ZRecord.of(result))
+        except WorkerError as error:
+            self._root_failure = error
+            raise
+        if written:
             self._objects.add(key)
         entry = result_to_dict(result, numpy_arrays=True)
         if extra_fields:
@@ -307,7 +525,11 @@ class StreamingOutputs:
             shutil.copyfile(self._summary_path, summary)
             with open(summary, "a", encoding="utf-8") as stream:
                 stream.write("\n]\n")
-            self._root.snapshot(significance)
+            try:
+                self._root.snapshot(significance)
+            except WorkerError as error:
+                self._root_failure = error
+                raise
             os.replace(summary, self.out_dir / SUMMARY_JSON)
             os.replace(significance, self.out_dir / SIGNIFICANCE_ROOT)
         finally:
@@ -346,25 +568,43 @@ class StreamingOutputs:
 
         ``report_fields`` are added to ``scan_report.json``. ``report`` may
         hold :class:`bumpnet_root.parallel.ResultSummary` objects in place of
-        results, because only the candidate table needs it.
+        results, because only the candidate table needs it. If the process
+        that writes ``significance.root`` stopped, the other files are written
+        and a ``significance.root`` of an earlier scan is removed.
         """
         self._summary.write("\n]\n")
         self._summary.close()
-        self._root.close()
+        root_complete = self._close_root()
         self._closed = True
-        written = {
-            SUMMARY_JSON: self.out_dir / SUMMARY_JSON,
-            SIGNIFICANCE_ROOT: self.out_dir / SIGNIFICANCE_ROOT,
-        }
+        written = {SUMMARY_JSON: self.out_dir / SUMMARY_JSON}
         try:
             os.replace(self._summary_path, written[SUMMARY_JSON])
-            os.replace(self._root_path, written[SIGNIFICANCE_ROOT])
+            if root_complete:
+                written[SIGNIFICANCE_ROOT] = self.out_dir / SIGNIFICANCE_ROOT
+                os.replace(self._root_path, written[SIGNIFICANCE_ROOT])
+            else:
+                (self.out_dir / SIGNIFICANCE_ROOT).unlink(missing_ok=True)
         finally:
             self._remove_temporary_files()
         written.update(self._write_tables(report, threshold, model, report_fields))
         for path in written.values():
             logger.debug("wrote %s", path)
         return written
+
+    def _close_root(self) -> bool:
+        """Close ``significance.root``; return False if its writer process stopped."""
+        if self._root_failure is None:
+            try:
+                self._root.close()
+                return True
+            except WorkerError as error:
+                self._root_failure = error
+        logger.error(
+            "%s; significance.root is not written, summary.json has the Z of "
+            "every scanned histogram",
+            self._root_failure,
+        )
+        return False
 
     def abort(self) -> None:
         """Close and remove the temporary files; the previous outputs stay."""
@@ -374,7 +614,7 @@ class StreamingOutputs:
             if root is not None:
                 try:
                     root.close()
-                except OSError as error:
+                except (OSError, WorkerError) as error:
                     logger.warning("failed to close %s: %s", self._root_path, error)
             self._closed = True
         self._remove_temporary_files()
