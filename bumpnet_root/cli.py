@@ -466,7 +466,7 @@ def _run_scan(args: argparse.Namespace) -> int:
                 on_file_done=lambda _path: bar.update(),
                 done=previous.done,
                 on_batch_done=checkpoint.save_if_due,
-                on_result=None if outputs is None else outputs.add,
+                outputs=outputs,
                 keep_results=None if outputs is None else kept_results(args),
                 scan=fast,
                 **options,

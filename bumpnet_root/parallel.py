@@ -63,6 +63,7 @@ from .scan import (
     output_prefixes,
     unique_file_paths,
 )
+from .stream import PreparedResults, StreamingOutputs
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,10 @@ class ScanSettings:
 
     ``lee_toys`` 0 turns the look-elsewhere correction off. ``threads`` sets
     torch's intra-op threads in each process that runs tasks (None leaves them
-    as they are). ``reader`` is 'auto', 'pyroot' or 'uproot'.
+    as they are). ``reader`` is 'auto', 'pyroot' or 'uproot'. With
+    ``prepare`` K, a task returns its results prepared for the streaming
+    outputs, with the arrays of its K best results only (see
+    :class:`ChunkOutput`).
     """
 
     model_path: str
@@ -95,6 +99,7 @@ class ScanSettings:
     lee_cache_dir: str | None = None
     threads: int | None = 1
     reader: str = "auto"
+    prepare: int | None = None
 
 
 @dataclass(frozen=True)
@@ -108,14 +113,22 @@ class ChunkTask:
 
 @dataclass
 class ChunkOutput:
-    """Output of one task; ``expected_false`` has one entry per result."""
+    """Output of one task; ``expected_false`` has one entry per result.
+
+    With :attr:`ScanSettings.prepare` K, ``results`` holds a
+    :class:`ResultSummary` per result, ``prepared`` their outputs and ``kept``
+    the K results, by position, that rank first (see :func:`rank_key`) with
+    their arrays.
+    """
 
     path: str
-    results: list[ScanResult] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
     skipped: list[SkippedObject] = field(default_factory=list)
     failed: list[FailedObject] = field(default_factory=list)
     expected_false: list[float] = field(default_factory=list)
     lee_cache: dict[str, int] = field(default_factory=dict)
+    prepared: PreparedResults | None = None
+    kept: dict[int, ScanResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -288,7 +301,29 @@ def scan_chunk(task: ChunkTask, settings: ScanSettings) -> ChunkOutput:
     else:
         output.results = report.results
         output.expected_false = [math.nan] * len(report.results)
+    if settings.prepare is not None:
+        _prepare(output, settings.prepare)
     return output
+
+
+def rank_key(result: Any) -> tuple[bool, float]:
+    """Return the key by which results are plotted, largest first.
+
+    Histograms inside the training domain come first, then by Z_max; see
+    :func:`bumpnet_root.plotting.plot_top_results`.
+    """
+    return (not result.out_of_domain, result.z_max)
+
+
+def _prepare(output: ChunkOutput, keep: int) -> None:
+    """Replace the results of ``output`` by their prepared outputs; see ChunkOutput."""
+    results = output.results
+    best = heapq.nlargest(
+        keep, range(len(results)), key=lambda i: (rank_key(results[i]), -i)
+    )
+    output.kept = {index: results[index] for index in best}
+    output.prepared = PreparedResults.of(results)
+    output.results = [ResultSummary.of(result) for result in results]
 
 
 def _initialise_worker(
@@ -483,31 +518,41 @@ def _run_dask(
 
 
 class _TopResults:
-    """Keep the arrays of the ``limit`` results with the highest Z_max only."""
+    """Keep the arrays of the ``limit`` results that rank first only.
+
+    Results rank by :func:`rank_key`, so the kept ones are those that
+    ``bumpnet scan`` plots.
+    """
 
     def __init__(self, report: ScanReport, limit: int) -> None:
         self.report = report
         self.limit = limit
-        # (z_max, sequence number, position in report.results)
-        self.heap: list[tuple[float, int, int]] = []
+        # (rank key, sequence number, position in report.results)
+        self.heap: list[tuple[tuple[bool, float], int, int]] = []
+        self.summaries: dict[int, ResultSummary] = {}
         self.count = 0
 
-    def add(self, result: ScanResult) -> None:
+    def add(self, result: Any, summary: ResultSummary | None = None) -> None:
+        """Add a result, or with ``summary`` a result that may keep its arrays."""
         position = len(self.report.results)
-        entry = (result.z_max, -self.count, position)
+        entry = (rank_key(result), -self.count, position)
         self.count += 1
-        if len(self.heap) < self.limit:
+        if isinstance(result, ResultSummary):
             self.report.results.append(result)
-            heapq.heappush(self.heap, entry)
             return
-        if self.heap and entry > self.heap[0]:
+        if len(self.heap) < self.limit or (self.heap and entry > self.heap[0]):
             self.report.results.append(result)
+            if summary is not None:
+                self.summaries[position] = summary
+            if len(self.heap) < self.limit:
+                heapq.heappush(self.heap, entry)
+                return
             _, _, dropped = heapq.heapreplace(self.heap, entry)
-            self.report.results[dropped] = ResultSummary.of(
-                self.report.results[dropped]
-            )
+            self.report.results[dropped] = self.summaries.pop(
+                dropped, None
+            ) or ResultSummary.of(self.report.results[dropped])
         else:
-            self.report.results.append(ResultSummary.of(result))
+            self.report.results.append(summary or ResultSummary.of(result))
 
 
 def scan_files_fast(
@@ -530,6 +575,7 @@ def scan_files_fast(
     on_batch_done: Callable[[str], None] | None = None,
     keep_results: int | None = None,
     scan: FastScan | None = None,
+    outputs: StreamingOutputs | None = None,
 ) -> FastScan:
     """Scan the 1-D histograms of ROOT files in chunks; see the module docstring.
 
@@ -541,8 +587,12 @@ def scan_files_fast(
     the look-elsewhere correction with that many toys per binning. Pass
     ``scan`` to collect into an existing :class:`FastScan` (its report is used
     and ``report`` ignored), so a caller keeps the totals of an interrupted
-    scan.
+    scan. Every result goes to ``outputs``, if given, in place of
+    ``on_result``; with ``keep_results`` too, the tasks prepare the outputs
+    (see :class:`bumpnet_root.stream.PreparedResults`).
     """
+    if outputs is not None and on_result is not None:
+        raise ValueError("pass on_result or outputs, not both")
     for name, value, minimum in (
         ("batch_size", batch_size, 1),
         ("jobs", jobs, 1),
@@ -565,6 +615,7 @@ def scan_files_fast(
         lee_cache_dir=None if lee_cache_dir is None else str(lee_cache_dir),
         threads=threads,
         reader=reader,
+        prepare=keep_results if outputs is not None else None,
     )
     if scan is None:
         scan = FastScan(report=ScanReport() if report is None else report)
@@ -578,14 +629,16 @@ def scan_files_fast(
         return _plan(unique_paths, select, done, settings, chunk_size, lister)
 
     if scheduler is not None:
-        outputs = _run_dask(plan(), settings, scheduler)
+        items = _run_dask(plan(), settings, scheduler)
     elif jobs > 1:
-        outputs = _run_processes(plan, settings, jobs)
+        items = _run_processes(plan, settings, jobs)
     else:
-        outputs = _run_serial(plan(), settings)
+        items = _run_serial(plan(), settings)
     keeper = _TopResults(report, keep_results) if keep_results is not None else None
+    if outputs is not None:
+        on_result = outputs.add
     report.complete = False
-    for item in outputs:
+    for item in items:
         if isinstance(item, _FileStart):
             report.files.append(item.path)
             identity = file_identity(item.path)
@@ -596,7 +649,7 @@ def scan_files_fast(
             if on_file_done is not None:
                 on_file_done(item.path)
         else:
-            _merge(item, report, scan, keeper, on_result)
+            _merge(item, report, scan, keeper, on_result, outputs)
             if on_batch_done is not None:
                 on_batch_done(item.path)
     report.complete = True
@@ -610,13 +663,25 @@ def _merge(
     scan: FastScan,
     keeper: _TopResults | None,
     on_result: Callable[[ScanResult], None] | None,
+    outputs: StreamingOutputs | None,
 ) -> None:
     """Add one task's output to the report and the totals."""
     report.skipped.extend(output.skipped)
     report.failed.extend(output.failed)
     for name, count in output.lee_cache.items():
         scan.lee_cache[name] = scan.lee_cache.get(name, 0) + count
-    for result in output.results:
+    if output.prepared is not None:
+        if outputs is not None:
+            outputs.add_prepared(output.prepared)
+        for position, summary in enumerate(output.results):
+            full = output.kept.get(position)
+            if keeper is None:
+                report.results.append(full or summary)
+            elif full is None:
+                keeper.add(summary)
+            else:
+                keeper.add(full, summary)
+    for result in output.results if output.prepared is None else ():
         if on_result is not None:
             on_result(result)
         if keeper is None:

@@ -281,8 +281,12 @@ def _significance_writer(path: Path, writer: str) -> Any:
 _RECORDS_PER_MESSAGE = 256
 
 
-def _pack(records: list[ZRecord]) -> tuple[list[tuple[str, ...]], bytes, bytes]:
-    """Return records as text fields and two buffers, which pickle fast."""
+# ZRecords as text fields per record and two buffers, which pickle fast.
+PackedRecords = tuple[list[tuple[str, ...]], bytes, bytes]
+
+
+def _pack(records: list[ZRecord]) -> PackedRecords:
+    """Return records as text fields and two buffers."""
     fields = [
         (r.file, r.name, r.key, r.title, r.x_title, str(r.edges.size)) for r in records
     ]
@@ -291,7 +295,7 @@ def _pack(records: list[ZRecord]) -> tuple[list[tuple[str, ...]], bytes, bytes]:
     return fields, edges.tobytes(), z.tobytes()
 
 
-def _unpack(message: tuple[list[tuple[str, ...]], bytes, bytes]) -> list[ZRecord]:
+def _unpack(message: PackedRecords) -> list[ZRecord]:
     fields, edge_buffer, z_buffer = message
     edges = np.frombuffer(edge_buffer, dtype=np.float64)
     z = np.frombuffer(z_buffer, dtype=np.float64)
@@ -313,6 +317,41 @@ def _unpack(message: tuple[list[tuple[str, ...]], bytes, bytes]) -> list[ZRecord
         edge_start += n_edges
         z_start += n_edges - 1
     return records
+
+
+def summary_entry(
+    result: ScanResult, extra_fields: Mapping[str, Any] | None = None
+) -> bytes:
+    """Return the ``summary.json`` entry of a result as UTF-8 JSON."""
+    entry = result_to_dict(result, numpy_arrays=True)
+    if extra_fields:
+        entry.update(extra_fields)
+    # orjson writes NaN and inf as null, also inside numpy arrays, as
+    # result_to_dict does in its lists.
+    return orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+@dataclasses.dataclass
+class PreparedResults:
+    """Results as :meth:`StreamingOutputs.add_prepared` writes them.
+
+    Made where the results are, by a worker process, so that only the text of
+    their ``summary.json`` entries and their packed Z histograms travel to the
+    process that writes, in place of pickled results: unpickling took about
+    0.1 ms per result.
+    """
+
+    keys: list[str]
+    entries: list[bytes]
+    records: PackedRecords
+
+    @classmethod
+    def of(cls, results: list[ScanResult]) -> PreparedResults:
+        return cls(
+            [result.key for result in results],
+            [summary_entry(result) for result in results],
+            _pack([ZRecord.of(result) for result in results]),
+        )
 
 
 def _serve_writer(
@@ -390,6 +429,10 @@ class _ProcessWriter:
         self._records.append(record)
         if len(self._records) >= _RECORDS_PER_MESSAGE:
             self._flush()
+
+    def write_many(self, records: PackedRecords) -> None:
+        self._flush()
+        self._send("write", records)
 
     def snapshot(self, destination: Path) -> None:
         self._flush()
@@ -473,37 +516,68 @@ class StreamingOutputs:
         self, result: ScanResult, extra_fields: Mapping[str, Any] | None = None
     ) -> None:
         """Append one result to ``summary.json`` and ``significance.root``."""
+        key = self._writable_key(result.file, result.name, result.key)
+        if key != result.key:
+            result = dataclasses.replace(result, key=key)
+        self._check_root()
+        try:
+            _write_logged(self._root, ZRecord.of(result))
+        except WorkerError as error:
+            self._root_failure = error
+            raise
+        self._append_entry(summary_entry(result, extra_fields))
+
+    def add_prepared(self, prepared: PreparedResults) -> None:
+        """Append results made into :class:`PreparedResults`, as :meth:`add` does."""
+        fields, edges, z = prepared.records
+        fields = list(fields)
+        entries = list(prepared.entries)
+        for index, key in enumerate(prepared.keys):
+            file, name = fields[index][:2]
+            writable = self._writable_key(file, name, key)
+            if writable != key:
+                fields[index] = (file, name, writable, *fields[index][3:])
+                entry = orjson.loads(entries[index])
+                entry["key"] = writable
+                entries[index] = orjson.dumps(entry)
+        self._check_root()
+        try:
+            if isinstance(self._root, _ProcessWriter):
+                self._root.write_many((fields, edges, z))
+            else:
+                for record in _unpack((fields, edges, z)):
+                    _write_logged(self._root, record)
+        except WorkerError as error:
+            self._root_failure = error
+            raise
+        for entry in entries:
+            self._append_entry(entry)
+
+    def _writable_key(self, file: str, name: str, key: str) -> str:
+        """Return the key under which a result is written, and reserve it."""
         # A key "a/b" after a histogram "a" needs a directory "a" that cannot
         # exist, so such a result is written as "a__b" (see writable_keys).
-        key = writable_key(result.key, self._objects)
-        if key != result.key:
+        writable = writable_key(key, self._objects)
+        if writable != key:
             logger.warning(
                 "the Z histogram of %s:%s cannot be written as %r, because "
                 "another histogram has the name of its directory; it is "
                 "written as %r",
-                result.file,
-                result.name,
-                result.key,
+                file,
+                name,
                 key,
+                writable,
             )
-            result = dataclasses.replace(result, key=key)
+        self._objects.add(writable)
+        return writable
+
+    def _check_root(self) -> None:
+        """Raise the error of a writer process that stopped before."""
         if self._root_failure is not None:
             raise self._root_failure
-        try:
-            written = _write_logged(self._root, ZRecord.of(result))
-        except WorkerError as error:
-            self._root_failure = error
-            raise
-        if written:
-            self._objects.add(key)
-        entry = result_to_dict(result, numpy_arrays=True)
-        if extra_fields:
-            entry.update(extra_fields)
-        separator = "\n" if self.count == 0 else ",\n"
-        # orjson writes NaN and inf as null, also inside numpy arrays, as
-        # result_to_dict does in its lists.
-        text = orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-        self._summary.write(separator + text)
+
+    def _append_entry(self, entry: bytes) -> None:
+        self._summary.write(("\n" if self.count == 0 else ",\n") + entry.decode())
         self.count += 1
 
     def publish(

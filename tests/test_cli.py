@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import uproot
 from cli_helpers import run_cli
 
 from bumpnet_root import __version__
@@ -262,21 +263,28 @@ def test_workers_report_a_model_that_does_not_load(tmp_path: Path):
     assert "Traceback" not in completed.stderr
 
 
-def test_parallel_scan_main_skips_torch(tmp_path: Path):
+def test_parallel_scan_main_skips_torch_and_root(tmp_path: Path):
     import subprocess
     import sys
 
     code = (
         "import sys; from bumpnet_root.cli import main; "
         f"status = main(['scan', {str(DOUBLE_MU)!r}, '--select', 'demo/GMmass', "
-        f"'--jobs', '2', '--plots', '0', '--out', {str(tmp_path)!r}]); "
-        "print('torch imported:', 'torch' in sys.modules, 'status:', status)"
+        f"'--jobs', '2', '--plots', '1', '--out', {str(tmp_path)!r}]); "
+        "print('imported:', sorted({'torch', 'ROOT', 'cppyy'} & set(sys.modules)), "
+        "'status:', status)"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
     )
-    assert "torch imported: False status: 0" in completed.stdout, completed.stderr
+    assert "imported: [] status: 0" in completed.stdout, completed.stderr
     assert json.loads((tmp_path / "scan_report.json").read_text())["scanned"] == 1
+    with uproot.open(tmp_path / "significance.root") as significance:
+        assert significance.classnames(recursive=True) == {
+            "demo;1": "TDirectory",
+            "demo/GMmass;1": "TH1D",
+        }
+    assert len(list((tmp_path / "plots").glob("*.png"))) == 1
 
 
 def _write_latin1_file(path: Path) -> None:

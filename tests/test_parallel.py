@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,8 +13,15 @@ import uproot
 from cli_helpers import run_cli
 from histogram_files import write_spectra_file
 
-from bumpnet_root.parallel import scan_files_fast
-from bumpnet_root.scan import ScanResult
+from bumpnet_root.io import result_to_dict
+from bumpnet_root.parallel import (
+    ResultSummary,
+    _TopResults,
+    rank_key,
+    scan_files_fast,
+)
+from bumpnet_root.scan import ScanReport, ScanResult
+from bumpnet_root.stream import StreamingOutputs
 
 pytestmark = pytest.mark.root
 
@@ -148,11 +158,68 @@ def test_keep_results_bounds_arrays(serial, input_files, model_path, lee_cache):
     assert len(full) == 5
     assert len(bounded.report.results) == len(serial.report.results)
     assert len(seen) == len(serial.report.results)
-    top = sorted(serial.report.results, key=lambda r: r.z_max, reverse=True)[:5]
+    top = sorted(serial.report.results, key=rank_key, reverse=True)[:5]
     assert {r.key for r in full} == {r.key for r in top}
     # The candidate table works on the kept summaries as on full results.
     ranked = [(r.key, c) for r, c in bounded.report.ranked_candidates()]
     assert ranked == [(r.key, c) for r, c in serial.report.ranked_candidates()]
+
+
+def test_prepared_outputs_equal_serial(
+    serial, input_files, model_path, lee_cache, tmp_path
+):
+    outputs = StreamingOutputs(tmp_path, separate_process=True)
+    bounded = _scan(
+        input_files, model_path, lee_cache, jobs=2, keep_results=5, outputs=outputs
+    )
+    outputs.finish(bounded.report, 5.0, {"path": "model.pt"})
+    full = [r for r in bounded.report.results if isinstance(r, ScanResult)]
+    top = sorted(serial.report.results, key=rank_key, reverse=True)[:5]
+    assert [r.key for r in full] == [r.key for r in serial.report.results if r in top]
+    assert bounded.trials == len(serial.report.results)
+    summaries = json.loads((tmp_path / "summary.json").read_text())
+    assert summaries == [
+        json.loads(json.dumps(result_to_dict(r))) for r in serial.report.results
+    ]
+    with uproot.open(tmp_path / "significance.root") as significance:
+        assert len(significance.keys(filter_classname="TH1D", recursive=True)) == (
+            len(serial.report.results)
+        )
+
+
+def _result(index: int, out_of_domain: bool, z_max: float) -> tuple[Any, Any]:
+    """Return a stand-in for a result with arrays and its summary."""
+    reasons = ("rises",) if out_of_domain else ()
+    summary = ResultSummary(
+        file="f.root",
+        name=f"h{index}",
+        key=f"h{index}",
+        candidates=(),
+        x_title="m",
+        notes=(),
+        warnings=(),
+        z_max=z_max,
+        mass_at_z_max=1.0,
+        scan_range=(0.0, 1.0),
+        scan_bins=(0, 10),
+        out_of_domain=reasons,
+    )
+    full = SimpleNamespace(key=f"h{index}", out_of_domain=reasons, z_max=z_max)
+    return full, summary
+
+
+def test_kept_results_are_those_plotted():
+    # Plots show histograms inside the training domain first, so those keep
+    # their arrays even when histograms outside it reach a higher Z.
+    report = ScanReport()
+    keeper = _TopResults(report, 2)
+    for index, (out_of_domain, z_max) in enumerate(
+        [(True, 9.0), (False, 5.0), (True, 8.0), (False, 4.0), (False, 3.0)]
+    ):
+        keeper.add(*_result(index, out_of_domain, z_max))
+    kept = [r.key for r in report.results if isinstance(r, SimpleNamespace)]
+    assert kept == ["h1", "h3"]
+    assert [r.key for r in report.results] == ["h0", "h1", "h2", "h3", "h4"]
 
 
 def test_invalid_jobs_rejected(input_files, model_path):

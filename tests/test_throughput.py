@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tracemalloc
 from pathlib import Path
@@ -13,6 +14,7 @@ import uproot
 from histogram_files import write_spectra_file
 
 from bumpnet_root.api import BumpNet
+from bumpnet_root.errors import WorkerError
 from bumpnet_root.inference import (
     FILLED_BATCH_BINS,
     PaddedNetwork,
@@ -31,7 +33,7 @@ from bumpnet_root.model import BumpNetModule, likelihood_ratio_z
 from bumpnet_root.parallel import ResultSummary, scan_files_fast
 from bumpnet_root.scan import ScanResult, scan_files
 from bumpnet_root.significance import local_significance
-from bumpnet_root.stream import StreamingOutputs
+from bumpnet_root.stream import PreparedResults, StreamingOutputs
 
 MODEL_INFO = {"path": "model.pt", "sha256": "0" * 64, "version": "test"}
 
@@ -251,15 +253,34 @@ def _read_z(path: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.root
-@pytest.mark.parametrize("writer", ["pyroot", "uproot"])
-def test_streamed_outputs_equal_write_outputs(spectra_file, model, tmp_path, writer):
+@pytest.mark.parametrize(
+    ("writer", "separate_process", "prepared"),
+    [
+        ("pyroot", False, False),
+        ("uproot", False, False),
+        ("auto", True, False),
+        ("pyroot", False, True),
+        ("auto", True, True),
+    ],
+)
+def test_streamed_outputs_equal_write_outputs(
+    spectra_file, model, tmp_path, writer, separate_process, prepared
+):
     scan = scan_files_fast([spectra_file], model.path, chunk_size=45)
     reference_dir = tmp_path / "reference"
     write_outputs(scan.report, reference_dir, 3.0, MODEL_INFO)
     streamed_dir = tmp_path / "streamed"
-    outputs = StreamingOutputs(streamed_dir, writer=writer)
-    for result in scan.report.results:
-        outputs.add(result)
+    outputs = StreamingOutputs(
+        streamed_dir, writer=writer, separate_process=separate_process
+    )
+    if prepared:
+        # As worker processes send them: a few hundred results per message.
+        results = scan.report.results
+        for first in range(0, len(results), 45):
+            outputs.add_prepared(PreparedResults.of(results[first : first + 45]))
+    else:
+        for result in scan.report.results:
+            outputs.add(result)
     outputs.finish(scan.report, 3.0, MODEL_INFO)
 
     for name in (SUMMARY_JSON, REPORT_JSON):
@@ -274,6 +295,61 @@ def test_streamed_outputs_equal_write_outputs(spectra_file, model, tmp_path, wri
     for key, values in reference_z.items():
         np.testing.assert_array_equal(streamed_z[key], values)
     assert not list(streamed_dir.glob(".*.tmp"))
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("prepared", [False, True])
+def test_streamed_keys_avoid_directory_names(spectra_file, model, tmp_path, prepared):
+    scan = scan_files_fast([spectra_file], model.path)
+    first, second = scan.report.results[:2]
+    results = [
+        dataclasses.replace(first, key="a"),
+        dataclasses.replace(second, key="a/b"),
+    ]
+    outputs = StreamingOutputs(tmp_path, separate_process=prepared)
+    if prepared:
+        outputs.add_prepared(PreparedResults.of(results))
+    else:
+        for result in results:
+            outputs.add(result)
+    outputs.finish(scan.report, 3.0, MODEL_INFO)
+    entries = json.loads((tmp_path / SUMMARY_JSON).read_text())
+    assert [entry["key"] for entry in entries] == ["a", "a__b"]
+    z = _read_z(tmp_path / SIGNIFICANCE_ROOT)
+    assert sorted(z) == ["a", "a__b"]
+    np.testing.assert_array_equal(z["a__b"], np.nan_to_num(second.prediction.z))
+
+
+@pytest.mark.root
+def test_stopped_writer_process_leaves_other_outputs(
+    spectra_file, model, tmp_path, caplog
+):
+    scan = scan_files_fast([spectra_file], model.path)
+    results = scan.report.results
+    (tmp_path / SIGNIFICANCE_ROOT).write_text("an earlier scan's file")
+    outputs = StreamingOutputs(tmp_path, separate_process=True)
+    outputs.add_prepared(PreparedResults.of(results[:10]))
+    process = outputs._root._process
+    process.kill()
+    process.join(timeout=30)
+    with pytest.raises(WorkerError, match=r"writes significance\.root stopped"):
+        outputs.add_prepared(PreparedResults.of(results[10:20]))
+    # Later results fail at once, with the same error.
+    with pytest.raises(WorkerError, match=r"writes significance\.root stopped"):
+        outputs.add(results[20])
+    outputs.finish(scan.report, 3.0, MODEL_INFO)
+    assert len(json.loads((tmp_path / SUMMARY_JSON).read_text())) == 10
+    assert not (tmp_path / SIGNIFICANCE_ROOT).exists()
+    assert (tmp_path / REPORT_JSON).exists()
+    assert "significance.root is not written" in caplog.text
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.root
+def test_writer_process_error_is_reported_at_start(tmp_path):
+    with pytest.raises(OSError, match=r"failed to start significance\.root: Value"):
+        StreamingOutputs(tmp_path, writer="ROOT", separate_process=True)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.root
