@@ -24,7 +24,6 @@ In a ``--jobs 2`` scan of 30,000 histograms the workers then held about
 from __future__ import annotations
 
 import gc
-import sys
 from typing import Any
 
 import numpy as np
@@ -54,31 +53,6 @@ def _warm_up_reading(root: Any) -> None:
         root.TH1.AddDirectory(add_directory)
 
 
-def _release_module_file_pages() -> None:
-    """Unmap the pages of ROOT's module files (.pcm) that this process touched.
-
-    ROOT reads the module file of every library at start-up, about 170 MB
-    here, and maps them read-only. The workers look up little in them and
-    fault in what they need again. Without this, the fork server alone would
-    hold those pages for the whole scan. The pages stay in the page cache,
-    which the system can reclaim. Linux only.
-    """
-    import ctypes
-    import mmap
-
-    madvise = ctypes.CDLL(None, use_errno=True).madvise
-    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
-        for line in maps:
-            fields = line.split()
-            if len(fields) < 6 or fields[1] != "r--p":
-                continue
-            if not fields[5].endswith(".pcm"):
-                continue
-            start, end = (int(value, 16) for value in fields[0].split("-"))
-            madvise(start, end - start, mmap.MADV_DONTNEED)
-
-
 def _warm_up_network() -> None:
     """Run a network of the default layout and the likelihood ratio once."""
     # One intra-op thread, as the workers use by default: torch starts no
@@ -96,14 +70,14 @@ def _warm_up_network() -> None:
 
 if resolve_reader("auto") == "pyroot":
     from ._batchread import _namespace
-    from ._root import import_root
+    from ._root import import_root, release_module_file_pages
 
     _root = import_root("reading ROOT files")
     _namespace(_root)
     stream._declare_write_z(_root)
     _warm_up_reading(_root)
-    if sys.platform.startswith("linux"):
-        _release_module_file_pages()
+    # The warm-ups read more of ROOT's module files.
+    release_module_file_pages()
 _warm_up_network()
 
 # The objects created so far go to a generation that the garbage collector

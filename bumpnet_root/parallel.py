@@ -37,6 +37,7 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -303,7 +304,27 @@ def scan_chunk(task: ChunkTask, settings: ScanSettings) -> ChunkOutput:
         output.expected_false = [math.nan] * len(report.results)
     if settings.prepare is not None:
         _prepare(output, settings.prepare)
+    _release_root_module_files_once()
     return output
+
+
+_module_files_released = False
+
+
+def _release_root_module_files_once() -> None:
+    """After the first task in a process that uses ROOT, unmap its module files.
+
+    The first task compiles the reader's helpers and looks up ROOT's classes,
+    which reads parts of ROOT's module files again; later tasks read little.
+    See :func:`bumpnet_root._root.release_module_file_pages`.
+    """
+    global _module_files_released
+    if _module_files_released or "ROOT" not in sys.modules:
+        return
+    from ._root import release_module_file_pages
+
+    release_module_file_pages()
+    _module_files_released = True
 
 
 def rank_key(result: Any) -> tuple[bool, float]:
