@@ -134,7 +134,9 @@ def test_processes_equal_serial(
     assert finished == input_files
 
 
-def test_dask_cluster_equals_serial(serial, input_files, model_path, lee_cache):
+def test_dask_cluster_equals_serial(
+    serial, input_files, model_path, lee_cache, tmp_path
+):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
         n_workers=2,
@@ -146,7 +148,20 @@ def test_dask_cluster_equals_serial(serial, input_files, model_path, lee_cache):
         on_dask = _scan(
             input_files, model_path, lee_cache, scheduler=cluster.scheduler_address
         )
+        # Outputs prepared by the cluster's workers, written here.
+        outputs = StreamingOutputs(tmp_path)
+        prepared = _scan(
+            input_files,
+            model_path,
+            lee_cache,
+            scheduler=cluster.scheduler_address,
+            keep_results=3,
+            outputs=outputs,
+        )
+        outputs.finish(prepared.report, 5.0, {"path": "model.pt"})
     _assert_same_scan(on_dask, serial)
+    summaries = json.loads((tmp_path / "summary.json").read_text())
+    assert [s["z_max"] for s in summaries] == [r.z_max for r in serial.report.results]
 
 
 def test_keep_results_bounds_arrays(serial, input_files, model_path, lee_cache):
