@@ -493,6 +493,12 @@ def _run_processes(
         initargs=(settings, *parent_logging()),
     )
 
+    # The pool starts a worker per task submitted while none is idle. So the
+    # first file's listing starts one and these start the others, which load
+    # the model meanwhile.
+    for _ in range(jobs - 1):
+        pool.submit(int)
+
     def lister(
         path: str, select: Sequence[str], reader: str
     ) -> tuple[list[ObjectEntry], list[Any]]:
