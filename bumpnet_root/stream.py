@@ -335,10 +335,10 @@ def summary_entry(
 class PreparedResults:
     """Results as :meth:`StreamingOutputs.add_prepared` writes them.
 
-    Made where the results are, by a worker process, so that only the text of
-    their ``summary.json`` entries and their packed Z histograms travel to the
-    process that writes, in place of pickled results: unpickling took about
-    0.1 ms per result.
+    A worker process makes them where the results are. Then only the text of
+    the ``summary.json`` entries and the packed Z histograms travel to the
+    process that writes, in place of pickled results, which took about 0.1 ms
+    per result to unpickle.
     """
 
     keys: list[str]
@@ -401,7 +401,7 @@ class _ProcessWriter:
     """Writes ``significance.root`` in a process of its own.
 
     The scan's process then needs no ROOT when worker processes scan: PyROOT
-    takes about 470 MB in each process that imports it. On Linux the writer
+    takes several hundred MB in each process that imports it. On Linux the writer
     is forked from the workers' fork server, which has imported ROOT (see
     :mod:`bumpnet_root._workers`), so it starts at once and shares that
     memory. Records go to it in messages of a few hundred; it writes them
@@ -423,7 +423,7 @@ class _ProcessWriter:
         self._process.start()
         child.close()
         self._records: list[ZRecord] = []
-        self._reply("start")
+        self._reply("open it")
 
     def write(self, record: ZRecord) -> None:
         self._records.append(record)
@@ -437,13 +437,13 @@ class _ProcessWriter:
     def snapshot(self, destination: Path) -> None:
         self._flush()
         self._send("snapshot", str(destination))
-        self._reply("copy")
+        self._reply("copy it")
 
     def close(self) -> None:
         try:
             self._flush()
             self._send("close", "")
-            self._reply("close")
+            self._reply("close it")
         finally:
             self._connection.close()
             self._process.join(timeout=60)
@@ -465,7 +465,10 @@ class _ProcessWriter:
         except (EOFError, OSError) as error:
             raise self._stopped(error) from error
         if status != "ok":
-            raise OSError(f"failed to {action} significance.root: {message}")
+            raise OSError(
+                f"the process that writes significance.root failed to {action}: "
+                f"{message}"
+            )
 
     def _stopped(self, error: BaseException) -> WorkerError:
         self._process.join(timeout=5)

@@ -347,7 +347,7 @@ def test_stopped_writer_process_leaves_other_outputs(
 
 @pytest.mark.root
 def test_writer_process_error_is_reported_at_start(tmp_path):
-    with pytest.raises(OSError, match=r"failed to start significance\.root: Value"):
+    with pytest.raises(OSError, match=r"root failed to open it: ValueError"):
         StreamingOutputs(tmp_path, writer="ROOT", separate_process=True)
     assert list(tmp_path.iterdir()) == []
 
