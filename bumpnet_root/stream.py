@@ -287,6 +287,8 @@ PackedRecords = tuple[list[tuple[str, ...]], bytes, bytes]
 
 def _pack(records: list[ZRecord]) -> PackedRecords:
     """Return records as text fields and two buffers."""
+    if not records:
+        return [], b"", b""
     fields = [
         (r.file, r.name, r.key, r.title, r.x_title, str(r.edges.size)) for r in records
     ]
