@@ -491,6 +491,12 @@ def _run_scan(args: argparse.Namespace) -> int:
                 error,
                 len(report.results),
             )
+        except Exception:
+            # An error of the program itself: the traceback follows, and the
+            # previous outputs stay in place.
+            if outputs is not None:
+                outputs.abort()
+            raise
 
     crosschecks = None
     if args.crosscheck and not interrupted:

@@ -278,10 +278,16 @@ def writable_keys(keys: Sequence[str]) -> dict[str, str]:
 
     A directory cannot be created where another object has its name (a
     histogram "a" and a key "a/b"). A key that needs such a directory gets its
-    "/" replaced by "__"; the other keys stay as they are.
+    "/" replaced by "__", and a suffix "__2", "__3", ... if another key has
+    that form already; the other keys stay as they are.
     """
     objects = set(keys)
-    resolved = {key: writable_key(key, objects) for key in keys}
+    flat = {key for key in keys if _needs_flat_form(key, objects)}
+    used = objects - flat
+    resolved = {}
+    for key in keys:
+        resolved[key] = writable_key(key, objects, used) if key in flat else key
+        used.add(resolved[key])
     for key, written in resolved.items():
         if written != key:
             logger.warning(
@@ -293,14 +299,31 @@ def writable_keys(keys: Sequence[str]) -> dict[str, str]:
     return resolved
 
 
-def writable_key(key: str, objects: set[str]) -> str:
-    """Return ``key``, or its flat form when a directory it needs is in ``objects``."""
+def _needs_flat_form(key: str, objects: set[str]) -> bool:
+    """Return True when a directory that ``key`` needs is a name in ``objects``."""
     end = key.find("/")
     while end >= 0:
         if key[:end] in objects:
-            return key.replace("/", "__")
+            return True
         end = key.find("/", end + 1)
-    return key
+    return False
+
+
+def writable_key(key: str, objects: set[str], used: set[str] | None = None) -> str:
+    """Return ``key``, or its flat form when a directory it needs is in ``objects``.
+
+    The result is not in ``used`` (``objects`` when None): a key already taken
+    gets a suffix "__2", "__3", ...
+    """
+    used = objects if used is None else used
+    if _needs_flat_form(key, objects):
+        key = key.replace("/", "__")
+    if key not in used:
+        return key
+    number = 2
+    while f"{key}__{number}" in used:
+        number += 1
+    return f"{key}__{number}"
 
 
 def write_outputs(

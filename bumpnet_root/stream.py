@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import multiprocessing.util
 import os
 import secrets
 import shutil
@@ -424,6 +425,10 @@ class _ProcessWriter:
         )
         self._process.start()
         child.close()
+        # At exit, multiprocessing stops its daemon processes with SIGTERM,
+        # which the writer ignores, and then waits for them. Closing this end
+        # of the pipe before that ends the writer, after an error too.
+        multiprocessing.util.Finalize(self, self._connection.close, exitpriority=10)
         self._records: list[ZRecord] = []
         self._reply("open it")
 
@@ -561,13 +566,14 @@ class StreamingOutputs:
     def _writable_key(self, file: str, name: str, key: str) -> str:
         """Return the key under which a result is written, and reserve it."""
         # A key "a/b" after a histogram "a" needs a directory "a" that cannot
-        # exist, so such a result is written as "a__b" (see writable_keys).
+        # exist, so such a result is written as "a__b" (see writable_keys),
+        # and a later key "a__b" as "a__b__2".
         writable = writable_key(key, self._objects)
         if writable != key:
             logger.warning(
                 "the Z histogram of %s:%s cannot be written as %r, because "
-                "another histogram has the name of its directory; it is "
-                "written as %r",
+                "another histogram has that name or the name of its directory; "
+                "it is written as %r",
                 file,
                 name,
                 key,

@@ -287,6 +287,33 @@ def test_parallel_scan_main_skips_torch_and_root(tmp_path: Path):
     assert len(list((tmp_path / "plots").glob("*.png"))) == 1
 
 
+def test_parallel_scan_with_file_without_histograms(tmp_path: Path):
+    no_histograms = tmp_path / "text.root"
+    with uproot.recreate(no_histograms) as handle:
+        handle["note"] = "not a histogram"
+    out = tmp_path / "out"
+    completed = run_cli(
+        "scan",
+        no_histograms,
+        DOUBLE_MU,
+        "--select",
+        "demo/GMmass",
+        "--select",
+        "note",
+        "--jobs",
+        "2",
+        "--plots",
+        "0",
+        "--out",
+        out,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads((out / "scan_report.json").read_text())
+    assert report["scanned"] == 1
+    assert [entry["name"] for entry in report["skipped"]] == ["note"]
+    assert len(json.loads((out / "summary.json").read_text())) == 1
+
+
 def _write_latin1_file(path: Path) -> None:
     """Write a good histogram and three whose key, title or axis title is Latin-1."""
     from bumpnet_root._root import import_root

@@ -27,6 +27,7 @@ from bumpnet_root.io import (
     SIGNIFICANCE_ROOT,
     SUMMARY_CSV,
     SUMMARY_JSON,
+    writable_keys,
     write_outputs,
 )
 from bumpnet_root.model import BumpNetModule, likelihood_ratio_z
@@ -303,10 +304,11 @@ def test_streamed_outputs_equal_write_outputs(
 @pytest.mark.parametrize("prepared", [False, True])
 def test_streamed_keys_avoid_directory_names(spectra_file, model, tmp_path, prepared):
     scan = scan_files_fast([spectra_file], model.path)
-    first, second = scan.report.results[:2]
+    first, second, third = scan.report.results[:3]
     results = [
         dataclasses.replace(first, key="a"),
         dataclasses.replace(second, key="a/b"),
+        dataclasses.replace(third, key="a__b"),
     ]
     outputs = StreamingOutputs(tmp_path, separate_process=prepared)
     if prepared:
@@ -316,10 +318,22 @@ def test_streamed_keys_avoid_directory_names(spectra_file, model, tmp_path, prep
             outputs.add(result)
     outputs.finish(scan.report, 3.0, MODEL_INFO)
     entries = json.loads((tmp_path / SUMMARY_JSON).read_text())
-    assert [entry["key"] for entry in entries] == ["a", "a__b"]
+    assert [entry["key"] for entry in entries] == ["a", "a__b", "a__b__2"]
     z = _read_z(tmp_path / SIGNIFICANCE_ROOT)
-    assert sorted(z) == ["a", "a__b"]
+    assert sorted(z) == ["a", "a__b", "a__b__2"]
     np.testing.assert_array_equal(z["a__b"], np.nan_to_num(second.prediction.z))
+    np.testing.assert_array_equal(z["a__b__2"], np.nan_to_num(third.prediction.z))
+
+
+def test_writable_keys_are_unique():
+    keys = ["a", "a/b", "a__b", "a__b__2", "c/d"]
+    assert writable_keys(keys) == {
+        "a": "a",
+        "a/b": "a__b__3",
+        "a__b": "a__b",
+        "a__b__2": "a__b__2",
+        "c/d": "c/d",
+    }
 
 
 @pytest.mark.root
@@ -345,6 +359,23 @@ def test_stopped_writer_process_leaves_other_outputs(
     assert (tmp_path / REPORT_JSON).exists()
     assert "significance.root is not written" in caplog.text
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+@pytest.mark.root
+def test_writer_process_ends_with_failing_program(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "from bumpnet_root.stream import StreamingOutputs; "
+        f"outputs = StreamingOutputs({str(tmp_path)!r}, separate_process=True); "
+        "raise RuntimeError('a failing program')"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 1
+    assert "RuntimeError: a failing program" in completed.stderr
 
 
 @pytest.mark.root
