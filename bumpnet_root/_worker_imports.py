@@ -24,15 +24,23 @@ In a ``--jobs 2`` scan of 30,000 histograms the workers then held about
 from __future__ import annotations
 
 import gc
+import signal
 from typing import Any
 
-import numpy as np
-import scipy.ndimage
-import scipy.signal  # noqa: F401
+# Ctrl-C reaches every process of the terminal's process group, this server
+# and the compiler that ROOT runs for its include paths too. The command
+# handles it; here it would only print a traceback of the imports below, or
+# make ROOT fail to start. The server ignores it until it is prepared, and
+# its workers get the handler back.
+_interrupt_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-from . import _readers, _th1, adapters, api, inference, lee, parallel, stream  # noqa: F401
-from ._fastread import resolve_reader
-from .model import BumpNetModule
+import numpy as np  # noqa: E402
+import scipy.ndimage  # noqa: E402
+import scipy.signal  # noqa: E402, F401
+
+from . import _readers, _th1, adapters, api, inference, lee, parallel, stream  # noqa: E402, F401
+from ._fastread import resolve_reader  # noqa: E402
+from .model import BumpNetModule  # noqa: E402
 
 
 def _warm_up_reading(root: Any) -> None:
@@ -79,6 +87,8 @@ if resolve_reader("auto") == "pyroot":
     # The warm-ups read more of ROOT's module files.
     release_module_file_pages()
 _warm_up_network()
+
+signal.signal(signal.SIGINT, _interrupt_handler)
 
 # The objects created so far go to a generation that the garbage collector
 # never walks. A worker's collections then do not write to, and copy, the

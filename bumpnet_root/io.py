@@ -273,6 +273,24 @@ def write_significance_root(
     return atomic_write(path, write)
 
 
+def _summary_text(entries: list[dict[str, Any]]) -> str:
+    """Return ``summary.json``: a JSON list with one entry per line.
+
+    The layout of :class:`bumpnet_root.stream.StreamingOutputs`, so that a
+    scan writes the same bytes with and without ``--resume``.
+    """
+    import orjson
+
+    lines = [orjson.dumps(entry).decode() for entry in entries]
+    return (
+        "["
+        + "".join(
+            ("\n" if index == 0 else ",\n") + line for index, line in enumerate(lines)
+        )
+        + "\n]\n"
+    )
+
+
 def writable_keys(keys: Sequence[str]) -> dict[str, str]:
     """Map each key to a path under which it can be written into one ROOT file.
 
@@ -372,9 +390,7 @@ def write_outputs(
             )
             + "\n",
         ),
-        SUMMARY_JSON: atomic_write_text(
-            out_dir / SUMMARY_JSON, json.dumps(summary, allow_nan=False) + "\n"
-        ),
+        SUMMARY_JSON: atomic_write_text(out_dir / SUMMARY_JSON, _summary_text(summary)),
     }
     for path in written.values():
         logger.debug("wrote %s", path)

@@ -665,20 +665,25 @@ def scan_files_fast(
     if outputs is not None:
         on_result = outputs.add
     report.complete = False
-    for item in items:
-        if isinstance(item, _FileStart):
-            report.files.append(item.path)
-            identity = file_identity(item.path)
-            if identity is not None:
-                report.inputs[item.path] = identity
-            logger.info("reading %s", item.path)
-        elif isinstance(item, _FileEnd):
-            if on_file_done is not None:
-                on_file_done(item.path)
-        else:
-            _merge(item, report, scan, keeper, on_result, outputs)
-            if on_batch_done is not None:
-                on_batch_done(item.path)
+    try:
+        for item in items:
+            if isinstance(item, _FileStart):
+                report.files.append(item.path)
+                identity = file_identity(item.path)
+                if identity is not None:
+                    report.inputs[item.path] = identity
+                logger.info("reading %s", item.path)
+            elif isinstance(item, _FileEnd):
+                if on_file_done is not None:
+                    on_file_done(item.path)
+            else:
+                _merge(item, report, scan, keeper, on_result, outputs)
+                if on_batch_done is not None:
+                    on_batch_done(item.path)
+    finally:
+        # Stops the worker processes here and now when a callback raised,
+        # not later on whichever thread collects the generator.
+        items.close()
     report.complete = True
     scan.seconds += time.perf_counter() - started
     return scan

@@ -678,18 +678,24 @@ class StreamingOutputs:
 
     def _close_root(self) -> bool:
         """Close ``significance.root``; return False if its writer process stopped."""
-        if self._root_failure is None:
-            try:
-                self._root.close()
-                return True
-            except WorkerError as error:
-                self._root_failure = error
-        logger.error(
-            "%s; significance.root is not written, summary.json has the Z of "
-            "every scanned histogram",
-            self._root_failure,
-        )
-        return False
+        if self._root_failure is not None:
+            # Raised to the caller before, which reported it.
+            logger.error(
+                "significance.root is not written, because its writer process "
+                "stopped; summary.json has the Z of every scanned histogram"
+            )
+            return False
+        try:
+            self._root.close()
+        except WorkerError as error:
+            self._root_failure = error
+            logger.error(
+                "%s; significance.root is not written, summary.json has the Z of "
+                "every scanned histogram",
+                error,
+            )
+            return False
+        return True
 
     def abort(self) -> None:
         """Close and remove the temporary files; the previous outputs stay."""

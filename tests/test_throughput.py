@@ -290,6 +290,9 @@ def test_streamed_outputs_equal_write_outputs(
         streamed = json.loads((streamed_dir / name).read_text())
         reference = json.loads((reference_dir / name).read_text())
         assert streamed == reference
+    # The same bytes, so that --resume, which writes all at the end, does too.
+    streamed_summary = (streamed_dir / SUMMARY_JSON).read_bytes()
+    assert streamed_summary == (reference_dir / SUMMARY_JSON).read_bytes()
     streamed_csv = (streamed_dir / SUMMARY_CSV).read_text()
     assert streamed_csv == (reference_dir / SUMMARY_CSV).read_text()
     streamed_z = _read_z(streamed_dir / SIGNIFICANCE_ROOT)
