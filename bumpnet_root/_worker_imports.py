@@ -17,8 +17,8 @@ The model itself is not loaded here: the path is not known when the server
 starts, and seven interleaved pairs of ``--jobs 2`` scans showed no gain in
 time from loading it here.
 
-In a ``--jobs 2`` scan of 30,000 histograms the workers then held about
-50 MB of private memory each, against 130 MB.
+In a ``--jobs 2`` scan of 30,000 histograms each worker then had about
+50 MB of private memory, against 130 MB.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ import gc
 import signal
 from typing import Any
 
-# Ctrl-C reaches every process of the terminal's process group, this server
-# and the compiler that ROOT runs for its include paths too. The command
-# handles it; here it would only print a traceback of the imports below, or
-# make ROOT fail to start. The server ignores it until it is prepared, and
-# its workers get the handler back.
+# Ctrl-C reaches every process of the terminal's process group. The command
+# handles it, so the server ignores it while it prepares: otherwise it prints
+# a traceback of the imports below, or stops the compiler that ROOT runs to
+# find its include paths. The workers get the usual handler back.
 _interrupt_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 import numpy as np  # noqa: E402

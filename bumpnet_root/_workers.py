@@ -5,9 +5,9 @@ modules, torch and ROOT once and ran them once
 (:mod:`bumpnet_root._worker_imports`). A worker then starts in milliseconds
 instead of importing for about 3 s, and shares the memory of those imports
 with the other workers until it writes to it. The server ran torch with one
-intra-op thread and ROOT without implicit multithreading. So it holds no
+intra-op thread and ROOT without implicit multithreading. So it has no
 thread pool that a forked copy could find locked. The scan's own process,
-which may hold one, is never forked. The process that writes ``significance.root``
+which may have one, is never forked. The process that writes ``significance.root``
 during a scan with workers comes from the same server
 (:class:`bumpnet_root.stream.StreamingOutputs`). On other systems these
 processes are spawned.

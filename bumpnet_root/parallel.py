@@ -70,9 +70,9 @@ logger = logging.getLogger(__name__)
 
 # Objects per task. The network and the likelihood ratio run once per group
 # of histograms of one padded length (bumpnet_root.inference), so larger tasks
-# make fewer, larger calls, but a worker holds a task's results until it is
-# done. With --jobs 2 on 30,000 histograms, tasks of 4000 and 1000 objects took
-# as long, and 1000 took about 100 MB less memory.
+# make fewer, larger calls, but a worker keeps a task's results in memory
+# until it is done. With --jobs 2 on 30,000 histograms, tasks of 4000 and
+# 1000 objects took as long, and 1000 took about 100 MB less memory.
 DEFAULT_CHUNK_SIZE = 1000
 # Smaller files are split into this many tasks, of at least MIN_CHUNK_SIZE
 # objects (see task_size). A file of 3000 histograms of 61 binnings, one task
@@ -116,10 +116,10 @@ class ChunkTask:
 class ChunkOutput:
     """Output of one task; ``expected_false`` has one entry per result.
 
-    With :attr:`ScanSettings.prepare` K, ``results`` holds a
-    :class:`ResultSummary` per result, ``prepared`` their outputs and ``kept``
-    the K results, by position, that rank first (see :func:`rank_key`) with
-    their arrays.
+    With :attr:`ScanSettings.prepare` K, ``results`` contains a
+    :class:`ResultSummary` per result and ``prepared`` their outputs.
+    ``full_results`` maps the positions of the K results that rank first (see
+    :func:`rank_key`) to those results with their arrays.
     """
 
     path: str
@@ -129,7 +129,7 @@ class ChunkOutput:
     expected_false: list[float] = field(default_factory=list)
     lee_cache: dict[str, int] = field(default_factory=dict)
     prepared: PreparedResults | None = None
-    kept: dict[int, ScanResult] = field(default_factory=dict)
+    full_results: dict[int, ScanResult] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -342,7 +342,7 @@ def _prepare(output: ChunkOutput, keep: int) -> None:
     best = heapq.nlargest(
         keep, range(len(results)), key=lambda i: (rank_key(results[i]), -i)
     )
-    output.kept = {index: results[index] for index in best}
+    output.full_results = {index: results[index] for index in best}
     output.prepared = PreparedResults.of(results)
     output.results = [ResultSummary.of(result) for result in results]
 
@@ -483,8 +483,8 @@ def _run_processes(
 ) -> Iterator[_Item]:
     """Run the tasks of ``plan`` on worker processes, which list the files too.
 
-    Listing in a worker keeps ROOT out of this process: with PyROOT, it
-    would take about 470 MB here besides the workers' own.
+    Listing in a worker keeps ROOT out of this process, where PyROOT would
+    take several hundred MB besides the workers' own.
     """
     pool = ProcessPoolExecutor(
         max_workers=jobs,
@@ -547,8 +547,8 @@ def _run_dask(
 class _TopResults:
     """Keep the arrays of the ``limit`` results that rank first only.
 
-    Results rank by :func:`rank_key`, so the kept ones are those that
-    ``bumpnet scan`` plots.
+    Results rank by :func:`rank_key`, so the results with arrays are those
+    that ``bumpnet scan`` plots.
     """
 
     def __init__(self, report: ScanReport, limit: int) -> None:
@@ -560,7 +560,7 @@ class _TopResults:
         self.count = 0
 
     def add(self, result: Any, summary: ResultSummary | None = None) -> None:
-        """Add a result, or with ``summary`` a result that may keep its arrays."""
+        """Add a result; ``summary`` takes its place if it loses its arrays."""
         position = len(self.report.results)
         entry = (rank_key(result), -self.count, position)
         self.count += 1
@@ -702,24 +702,23 @@ def _merge(
     report.failed.extend(output.failed)
     for name, count in output.lee_cache.items():
         scan.lee_cache[name] = scan.lee_cache.get(name, 0) + count
-    if output.prepared is not None:
+    if output.prepared is None:
+        for result in output.results:
+            if on_result is not None:
+                on_result(result)
+            if keeper is None:
+                report.results.append(result)
+            else:
+                keeper.add(result)
+    else:
         if outputs is not None:
             outputs.add_prepared(output.prepared)
         for position, summary in enumerate(output.results):
-            full = output.kept.get(position)
+            result = output.full_results.get(position) or summary
             if keeper is None:
-                report.results.append(full or summary)
-            elif full is None:
-                keeper.add(summary)
+                report.results.append(result)
             else:
-                keeper.add(full, summary)
-    for result in output.results if output.prepared is None else ():
-        if on_result is not None:
-            on_result(result)
-        if keeper is None:
-            report.results.append(result)
-        else:
-            keeper.add(result)
+                keeper.add(result, summary)
     scan.trials += len(output.results)
     if scan.expected_false_candidates is not None:
         scan.expected_false_candidates += sum(

@@ -63,7 +63,7 @@ def _temporary_path(path: Path) -> Path:
 
 @dataclasses.dataclass(frozen=True)
 class ZRecord:
-    """What ``significance.root`` holds of one result.
+    """The part of one result that ``significance.root`` contains.
 
     ``key`` is the path of the TH1D in the file, ``title`` the input
     histogram's title, ``edges`` its bin edges and ``z`` the local
@@ -360,7 +360,7 @@ class PreparedResults:
 def _serve_writer(
     connection: Any, path: str, writer: str, log_level: int, log_format: str | None
 ) -> None:
-    """Main function of the writer process; see :class:`_ProcessWriter`."""
+    """Run the writer process: write the records it receives until a close request."""
     import signal
 
     from ._workers import use_parent_logging
@@ -679,7 +679,8 @@ class StreamingOutputs:
     def _close_root(self) -> bool:
         """Close ``significance.root``; return False if its writer process stopped."""
         if self._root_failure is not None:
-            # Raised to the caller before, which reported it.
+            # add() or publish() raised this error before, and the caller
+            # logged it.
             logger.error(
                 "significance.root is not written, because its writer process "
                 "stopped; summary.json has the Z of every scanned histogram"

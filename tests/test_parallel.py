@@ -223,7 +223,7 @@ def _result(index: int, out_of_domain: bool, z_max: float) -> tuple[Any, Any]:
     return full, summary
 
 
-def test_kept_results_are_those_plotted():
+def test_plotted_results_keep_arrays():
     # Plots show histograms inside the training domain first, so those keep
     # their arrays even when histograms outside it reach a higher Z.
     report = ScanReport()
@@ -232,8 +232,8 @@ def test_kept_results_are_those_plotted():
         [(True, 9.0), (False, 5.0), (True, 8.0), (False, 4.0), (False, 3.0)]
     ):
         keeper.add(*_result(index, out_of_domain, z_max))
-    kept = [r.key for r in report.results if isinstance(r, SimpleNamespace)]
-    assert kept == ["h1", "h3"]
+    with_arrays = [r.key for r in report.results if isinstance(r, SimpleNamespace)]
+    assert with_arrays == ["h1", "h3"]
     assert [r.key for r in report.results] == ["h0", "h1", "h2", "h3", "h4"]
 
 

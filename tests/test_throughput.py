@@ -382,7 +382,7 @@ def test_writer_process_ends_with_failing_program(tmp_path):
 
 
 @pytest.mark.root
-def test_writer_process_error_is_reported_at_start(tmp_path):
+def test_writer_start_error_reported(tmp_path):
     with pytest.raises(OSError, match=r"root failed to open it: ValueError"):
         StreamingOutputs(tmp_path, writer="ROOT", separate_process=True)
     assert list(tmp_path.iterdir()) == []
