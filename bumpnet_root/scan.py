@@ -630,7 +630,7 @@ def _text_file_advice(path: str) -> str:
         "the file is text, not a ROOT file; read a CSV histogram with "
         "bumpnet_root.adapters.read_csv_histogram and scan it with "
         "BumpNet.evaluate, or "
-        "write it into a ROOT file with uproot first (README, CSV input)"
+        "write it into a ROOT file with uproot first (README, section Python)"
     )
 
 
