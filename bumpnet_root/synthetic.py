@@ -46,12 +46,13 @@ class SyntheticConfig:
     of the histograms carry a signal with Asimov Z in ``z_range`` and width
     sigma in ``width_range`` bin widths.
 
-    Two options serve training and are off by default, so validation sets
+    Three options serve training and are off by default, so validation sets
     keep their definition: ``strong_fraction`` of the signals get an Asimov Z
     in ``strong_z_range`` instead (large structures, such as the resonances of
-    a dimuon spectrum, must not be absorbed into the background), and
+    a dimuon spectrum, must not be absorbed into the background),
     ``second_signal_fraction`` of the histograms carry a second Gaussian of
-    normal width with Asimov Z in ``z_range`` at another random position.
+    normal width with Asimov Z in ``z_range`` at another random position, and
+    signal centres keep ``signal_margin_bins`` bins from either end.
     """
 
     log10_peak: tuple[float, float] = (0.5, 6.0)
@@ -66,6 +67,7 @@ class SyntheticConfig:
     strong_fraction: float = 0.0
     strong_z_range: tuple[float, float] = (10.0, 60.0)
     second_signal_fraction: float = 0.0
+    signal_margin_bins: float = 0.0
     # Shortest length scale of the GP family in bins (0: 0.15 of the axis at
     # any number of bins); see gaussian_process_shapes.
     gp_min_scale_bins: float = 0.0
@@ -208,7 +210,8 @@ def generate_batch(
         np.arange(n_bins + 1, dtype=np.float64), (batch_size, n_bins + 1)
     ).copy()
     has_signal = rng.random(batch_size) < config.signal_fraction
-    signal_center = rng.uniform(0.0, n_bins, size=batch_size)
+    margin = config.signal_margin_bins
+    signal_center = rng.uniform(margin, n_bins - margin, size=batch_size)
     sigma = rng.uniform(*config.width_range, size=batch_size)
     wide = rng.random(batch_size) < config.wide_fraction
     sigma = np.where(wide, rng.uniform(*config.wide_width_range, batch_size), sigma)

@@ -19,9 +19,12 @@ per-bin terms of the bins next to either end of the histogram up,
 ``log_uniform_bins`` draws the number of bins per step log-uniformly so that
 short histograms get a larger share of the steps, ``strong_fraction`` and
 ``second_signal_fraction`` add strong and second signals to the training data,
-and ``gp_min_scale_bins`` keeps the slope changes of the Gaussian-process
-backgrounds at least that many bins long (see
-:class:`bumpnet_root.synthetic.SyntheticConfig`).
+``gp_min_scale_bins`` keeps the slope changes of the Gaussian-process
+backgrounds at least that many bins long, ``signal_margin_bins`` keeps signal
+centres that many bins away from either end (see
+:class:`bumpnet_root.synthetic.SyntheticConfig`), and ``over_weight`` adds the
+squared excess of each histogram's largest Z over the label's largest Z to the
+loss.
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class TrainingConfig:
     strong_fraction: float = 0.0
     second_signal_fraction: float = 0.0
     gp_min_scale_bins: float = 0.0
+    signal_margin_bins: float = 0.0
+    over_weight: float = 0.0
     channels: int = 32
     seed: int = 20261204
     threads: int = 2
@@ -104,6 +109,7 @@ def training_loss(
     max_weight: float = 0.0,
     peak_weight: float = 0.0,
     edge_weight: float = 0.0,
+    over_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Return the loss of one batch and its parts as floats."""
     with torch.no_grad():
@@ -129,7 +135,11 @@ def training_loss(
         loss_z = F.smooth_l1_loss(z_pred, z_true, beta=1.0)
         loss_pull = F.smooth_l1_loss(pull, torch.zeros_like(pull), beta=1.0)
     z_max_true, peak = z_true.max(dim=1)
-    loss_max = F.smooth_l1_loss(z_pred.max(dim=1).values, z_max_true, beta=1.0)
+    z_max_pred = z_pred.max(dim=1).values
+    loss_max = F.smooth_l1_loss(z_max_pred, z_max_true, beta=1.0)
+    # Squared excess of the largest Z over the label's: false maxima, the
+    # source of false positives, cost more than maxima that fall short.
+    loss_over = torch.relu(z_max_pred - z_max_true).square().mean()
     at_peak = z_pred.gather(1, peak[:, None])[:, 0]
     loss_peak = F.smooth_l1_loss(at_peak, z_max_true, beta=1.0)
     loss = (
@@ -137,12 +147,14 @@ def training_loss(
         + pull_weight * loss_pull
         + max_weight * loss_max
         + peak_weight * loss_peak
+        + over_weight * loss_over
     )
     parts = {
         "loss_z": float(loss_z.detach()),
         "loss_pull": float(loss_pull.detach()),
         "loss_max": float(loss_max.detach()),
         "loss_peak": float(loss_peak.detach()),
+        "loss_over": float(loss_over.detach()),
     }
     return loss, parts
 
@@ -176,6 +188,7 @@ def synthetic_config(config: TrainingConfig) -> SyntheticConfig:
         strong_fraction=config.strong_fraction,
         second_signal_fraction=config.second_signal_fraction,
         gp_min_scale_bins=config.gp_min_scale_bins,
+        signal_margin_bins=config.signal_margin_bins,
     )
 
 
@@ -232,6 +245,7 @@ def train(
             config.max_weight,
             config.peak_weight,
             config.edge_weight,
+            config.over_weight,
         )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

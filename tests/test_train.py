@@ -77,6 +77,16 @@ def test_training_data_options():
     batch = generate_batch(np.random.default_rng(4), 64, 50, second)
     assert np.all(batch.signal.sum(axis=1) > 0.0)
     assert np.all(np.isnan(batch.signal_center))
+    margin = SyntheticConfig(signal_fraction=1.0, signal_margin_bins=2.0)
+    batch = generate_batch(np.random.default_rng(4), 256, 50, margin)
+    assert batch.signal_center.min() >= 2.0
+    assert batch.signal_center.max() <= 48.0
+    free = generate_batch(
+        np.random.default_rng(4), 256, 50, SyntheticConfig(signal_fraction=1.0)
+    )
+    assert free.signal_center.min() < 2.0 or free.signal_center.max() > 48.0
+    # The margin changes where signals sit, not the backgrounds.
+    np.testing.assert_array_equal(batch.background, free.background)
 
     log_uniform = dataclasses.replace(default, log_uniform_bins=True)
     rng = np.random.default_rng(1)
@@ -133,3 +143,38 @@ def test_edge_weights_of_the_loss():
     edge_only = torch.zeros(3, 40, dtype=torch.float64)
     edge_only[:, 0] = 1.0
     assert float(_weighted_mean(edge_only, weight)) > float(edge_only.mean())
+
+
+class _ScaledBackground(torch.nn.Module):
+    """A stand-in estimator whose background is ``factor`` times the counts."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def log_background(self, counts: torch.Tensor) -> torch.Tensor:
+        return torch.log1p(self.factor * counts)
+
+
+def test_over_weight_charges_maxima_above_the_label():
+    import numpy as np
+
+    from bumpnet_root.synthetic import generate_batch
+    from bumpnet_root.train import training_loss
+
+    batch = generate_batch(np.random.default_rng(3), 16, 40)
+    tensors = [
+        torch.from_numpy(a) for a in (batch.counts, batch.background, batch.edges)
+    ]
+    # Half the counts as background: every histogram's largest Z is too high.
+    low = _ScaledBackground(0.5)
+    plain, _ = training_loss(low, *tensors, 0.3)
+    charged, parts = training_loss(low, *tensors, 0.3, over_weight=2.0)
+    assert parts["loss_over"] > 1.0
+    assert float(charged - plain) == pytest.approx(2.0 * parts["loss_over"])
+    # Twice the counts: Z is negative where there are events, below the label.
+    high = _ScaledBackground(2.0)
+    plain, _ = training_loss(high, *tensors, 0.3)
+    charged, parts = training_loss(high, *tensors, 0.3, over_weight=2.0)
+    assert parts["loss_over"] == 0.0
+    assert float(charged) == float(plain)
