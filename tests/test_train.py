@@ -156,7 +156,7 @@ class _ScaledBackground(torch.nn.Module):
         return torch.log1p(self.factor * counts)
 
 
-def test_over_weight_charges_maxima_above_the_label():
+def test_over_weight_charges_high_maxima():
     import numpy as np
 
     from bumpnet_root.synthetic import generate_batch
