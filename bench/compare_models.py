@@ -6,7 +6,11 @@ interval), the fraction of those with Z_max(LR) >= 3 whose maximum lies within
 one bin of the signal, and on background-only histograms the fractions with
 Z_max above 4 and 5 and the mean Z_max, next to the LR's. Two sets: the
 training families (uniform bins) and the held-out dijet family (resolution
-bins). Every model sees the same histograms.
+bins). Every model is evaluated on the same histograms.
+
+``--edges`` adds, for background-only histograms of the held-out set, where
+the maxima above Z = 4 sit and the pull (b_hat - b) / sqrt(b) of the
+background estimate in the first bins, per expected count in the first bin.
 
     python bench/compare_models.py bumpnet_root/models/default.pt DIR/model.pt
 """
@@ -65,6 +69,53 @@ def figure_lines(module, n_signal: int, n_background: int, seed: int) -> list[st
     return lines
 
 
+def edge_lines(module, batches: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    config = replace(HoldoutConfig(), signal_fraction=0.0)
+    pulls, first_counts, high_positions = [], [], []
+    for _ in range(batches):
+        n_bins = int(rng.integers(*config.bins, endpoint=True))
+        batch = generate_holdout(rng, 250, n_bins, config)
+        counts = torch.from_numpy(batch.counts)
+        edges = torch.from_numpy(batch.edges)
+        with torch.inference_mode():
+            z, estimate = module(counts, edges)
+        z = z.numpy()
+        pulls.append(
+            (estimate.numpy()[:, :6] - batch.background[:, :6])
+            / np.sqrt(batch.background[:, :6])
+        )
+        first_counts.append(batch.background[:, 0])
+        high = z.max(axis=1) > 4
+        position = z.argmax(axis=1)[high]
+        high_positions += [(int(j), n_bins) for j in position]
+    lines = []
+    if high_positions:
+        index = np.array([j for j, _ in high_positions])
+        length = np.array([n for _, n in high_positions])
+        at_ends = np.mean((index <= 1) | (index >= length - 2))
+        first_tenth = np.mean(index < 0.1 * length)
+        lines.append(
+            f"  {len(index)} maxima above Z = 4 in {250 * batches} histograms: "
+            f"{100 * at_ends:.0f} % in the first or last two bins, "
+            f"{100 * first_tenth:.0f} % in the first tenth"
+        )
+    pull = np.concatenate(pulls)
+    first = np.concatenate(first_counts)
+    lines.append("  pull in bins 0 to 5 (mean, standard deviation):")
+    for low, high in ((0, 1e2), (1e2, 1e3), (1e3, 1e4), (1e4, 1e5), (1e5, 1e7)):
+        rows = (first >= low) & (first < high)
+        if rows.sum() < 20:
+            continue
+        means = " ".join(f"{value:+.2f}" for value in pull[rows].mean(axis=0))
+        spreads = " ".join(f"{value:.2f}" for value in pull[rows].std(axis=0))
+        lines.append(
+            f"    b in the first bin [{low:g}, {high:g}), {rows.sum()} histograms: "
+            f"{means} | {spreads}"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="TorchScript model files")
@@ -72,6 +123,17 @@ def main() -> None:
     parser.add_argument("--background-only", type=int, default=8000, help="per set")
     parser.add_argument("--seed", type=int, default=4242)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--edges",
+        action="store_true",
+        help="add where false maxima sit and the pull in the first bins",
+    )
+    parser.add_argument(
+        "--edge-batches",
+        type=int,
+        default=40,
+        help="batches of 250 background-only histograms for --edges",
+    )
     args = parser.parse_args()
 
     warnings.simplefilter("ignore")
@@ -85,6 +147,9 @@ def main() -> None:
         print(path)
         for line in figure_lines(module, args.signal, args.background_only, args.seed):
             print(line)
+        if args.edges:
+            for line in edge_lines(module, args.edge_batches, args.seed + 2):
+                print(line)
 
 
 if __name__ == "__main__":
