@@ -57,8 +57,7 @@ from .scan import (
     ScanReport,
     ScanResult,
     SkippedObject,
-    _file_advice,
-    _record_failure,
+    _record_file_failure,
     _scan_loaded,
     file_identity,
     output_prefixes,
@@ -424,7 +423,7 @@ def _plan(
             raise
         except Exception as error:
             failed = ScanReport()
-            _record_failure(failed, path, "", error, _file_advice(error, path))
+            _record_file_failure(failed, path, error)
             yield ChunkOutput(path, failed=failed.failed)
             entries = []
         size = task_size(len(entries), chunk_size)

@@ -577,16 +577,39 @@ def _is_utf8(text: str) -> bool:
 
 
 def _record_failure(
-    report: ScanReport, file: str, name: str, error: BaseException, advice: str = ""
+    report: ScanReport,
+    file: str,
+    name: str,
+    error: BaseException,
+    advice: str = "",
+    message: str | None = None,
 ) -> None:
     """Log and record an error, with ``advice`` appended to its message if given.
 
-    ``advice`` is the next step for the user when the message of the error has none.
+    ``advice`` is the next step for the user when the message of the error has
+    none. ``message``, if given, replaces both.
     """
     where = f"{file}:{name}" if name else file
-    message = f"{error}; {advice}" if advice else str(error)
+    if message is None:
+        message = f"{error}; {advice}" if advice else str(error)
     logger.error("failed to scan %s: %s: %s", where, type(error).__name__, message)
     report.failed.append(FailedObject(file, name, message, type(error).__name__))
+
+
+def _record_file_failure(report: ScanReport, path: str, error: BaseException) -> None:
+    """Log and record an error that stopped a whole file from being read.
+
+    Errors of the operating system (with an errno) keep their message first.
+    Otherwise the reader's message describes its own internals ("expected Chunk
+    of length 108, received 0 bytes"), so the plain diagnosis comes first.
+    """
+    advice = _file_advice(error, path)
+    if isinstance(error, OSError) and error.errno is not None:
+        _record_failure(report, path, "", error, advice)
+        return
+    detail = " ".join(str(error).split())
+    message = f"{advice} (reader's message: {detail})" if detail else advice
+    _record_failure(report, path, "", error, message=message)
 
 
 def _file_advice(error: BaseException, path: str = "") -> str:
@@ -806,7 +829,7 @@ def scan_files(
         try:
             loaded = _read_file(path, select, report, done)
         except Exception as error:
-            _record_failure(report, path, "", error, _file_advice(error, path))
+            _record_file_failure(report, path, error)
             loaded = []
         if loaded:
             _scan_loaded(

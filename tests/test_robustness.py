@@ -761,9 +761,14 @@ def test_bad_files_recorded_as_failed(model, small_root_bytes, tmp_path: Path):
     failed = {Path(f.file).name: f for f in report.failed if not f.name}
     assert "check the path" in failed["missing.root"].error
     assert "instead of the directory" in failed["folder.root"].error
+    assert failed["missing.root"].error.startswith("[Errno 2]")
     for name in ("truncated.root", "corrupted.root"):
-        assert "not a ROOT file, or it is truncated or corrupted" in failed[name].error
-    assert "the file is text, not a ROOT file" in failed["notes.root"].error
+        error = failed[name].error
+        # The diagnosis comes first, the reader's own message after it.
+        assert error.startswith("the file is not a ROOT file, or it is truncated")
+        assert "(reader's message: " in error
+        assert "\n" not in error
+    assert failed["notes.root"].error.startswith("the file is text, not a ROOT file")
 
     good_z = {r.name: r.prediction.z for r in report.results if r.file == str(good)}
     half_z = {r.name: r.prediction.z for r in report.results if r.file == str(half)}
