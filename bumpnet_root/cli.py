@@ -545,11 +545,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         _print_crosscheck_table(crosschecks)
     for line in look_elsewhere_lines(lee_fields):
         print(line)
-    print(
-        f"scanned {_count(len(report.results), 'histogram')} in "
-        f"{_count(len(report.files), 'file')} ({len(report.skipped)} skipped, "
-        f"{len(report.failed)} failed); outputs in {args.out}"
-    )
+    print(f"{_closing_line(report)}; outputs in {args.out}")
     if workers_failed:
         return EXIT_NOTHING_DONE
     if interrupted:
@@ -558,6 +554,26 @@ def _run_scan(args: argparse.Namespace) -> int:
         _log_nothing_scanned(report, args.out)
         return EXIT_NOTHING_DONE
     return EXIT_OK
+
+
+def _closing_line(report: ScanReport) -> str:
+    """Return what a scan read: histograms, files, and objects skipped or failed.
+
+    Files that could not be read count apart from the objects inside files.
+    """
+    files = len(report.files)
+    unreadable = sum(1 for failure in report.failed if not failure.name)
+    scanned = _count(len(report.results), "histogram")
+    if unreadable:
+        parts = [
+            f"scanned {scanned} in {files - unreadable} of {_count(files, 'file')}",
+            f"{_count(unreadable, 'file')} could not be read",
+        ]
+    else:
+        parts = [f"scanned {scanned} in {_count(files, 'file')}"]
+    failed = len(report.failed) - unreadable
+    parts.append(f"{_count(len(report.skipped), 'object')} skipped, {failed} failed")
+    return "; ".join(parts)
 
 
 def _count(number: int, noun: str) -> str:

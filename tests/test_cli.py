@@ -54,7 +54,8 @@ def test_scan_missing_file_exit_zero(scan_with_missing_file):
 
 def test_scan_prints_summary(scan_with_missing_file):
     completed, out_dir, _ = scan_with_missing_file
-    assert "scanned 1 histogram in 2 files (1 skipped, 1 failed)" in completed.stdout
+    closing = "scanned 1 histogram in 1 of 2 files; 1 file could not be read; "
+    assert closing + "1 object skipped, 0 failed" in completed.stdout
     assert str(out_dir) in completed.stdout
     assert "candidate" in completed.stdout
 
