@@ -216,7 +216,10 @@ def _decide_domain(
     stop = max(stop, min(n_bins, start + MIN_SCAN_BINS))
     notes: list[str] = []
     if start > 0:
-        notes.append(f"scanned from the maximum at {h.edges[start]:g} on (bin {start})")
+        notes.append(
+            f"scanned from the maximum of the smoothed density at {h.edges[start]:g} "
+            f"on (bin {start}; running median over {min(window, n_bins)} bins)"
+        )
     if stop - start < MIN_SCAN_BINS:
         return ScanDomain(
             start,

@@ -657,7 +657,10 @@ def test_turn_on_scanned_from_maximum(hard_scan):
     entry = next(e for e in outputs["summary"] if e["name"] == "turn_on")
     assert entry["scan_start"] == start
     assert entry["scan_range"][0] == pytest.approx(MASS_EDGES[start])
-    assert any("scanned from the maximum" in note for note in entry["notes"])
+    start_notes = [n for n in entry["notes"] if n.startswith("scanned from the max")]
+    assert len(start_notes) == 1
+    assert "maximum of the smoothed density" in start_notes[0]
+    assert "running median over 5 bins" in start_notes[0]
 
 
 def test_dijet_counts_out_of_domain(hard_scan, model: BumpNet):
