@@ -412,6 +412,10 @@ def _plan(
     prefixes = output_prefixes(paths)
     for path in paths:
         yield _FileStart(path)
+        # Logged here, just before the listing, and not where the scan takes
+        # the file's results: the workers log the file's skipped objects while
+        # they list it, which can be while the scan merges an earlier file.
+        logger.info("reading %s", path)
         try:
             entries, skipped = lister(path, select, settings.reader)
             if done is not None:
@@ -671,7 +675,6 @@ def scan_files_fast(
                 identity = file_identity(item.path)
                 if identity is not None:
                     report.inputs[item.path] = identity
-                logger.info("reading %s", item.path)
             elif isinstance(item, _FileEnd):
                 if on_file_done is not None:
                     on_file_done(item.path)

@@ -429,3 +429,24 @@ def test_huge_z_printed_short():
 
     assert _z_text(54.5612) == "54.56"
     assert _z_text(9.2e148) == "9.2e+148"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_scan_logs_reading_before_file_lines(model_path: Path, tmp_path: Path, jobs):
+    import shutil
+
+    paths = [tmp_path / "first.root", tmp_path / "second.root"]
+    for path in paths:
+        shutil.copyfile(DOUBLE_MU, path)
+    completed = run_cli(
+        "scan", *paths, "--model", model_path, "--out", tmp_path / "out",
+        "--no-lee", "--select", "demo/GM*", "--jobs", jobs,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    lines = completed.stderr.splitlines()
+    for path in paths:
+        mentions = [i for i, line in enumerate(lines) if str(path) in line]
+        reading = lines.index(f"INFO: reading {path}")
+        # The skipped GM_phi and the underflow warning of GMmass name the file.
+        assert len(mentions) >= 3
+        assert mentions[0] == reading
