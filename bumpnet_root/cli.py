@@ -572,7 +572,12 @@ def _closing_line(report: ScanReport) -> str:
     else:
         parts = [f"scanned {scanned} in {_count(files, 'file')}"]
     failed = len(report.failed) - unreadable
-    parts.append(f"{_count(len(report.skipped), 'object')} skipped, {failed} failed")
+    # A file without objects is recorded as a skipped entry without a name.
+    empty = sum(1 for entry in report.skipped if not entry.name)
+    if empty:
+        parts.append(f"{_count(empty, 'file')} without objects")
+    skipped = len(report.skipped) - empty
+    parts.append(f"{_count(skipped, 'object')} skipped, {failed} failed")
     return "; ".join(parts)
 
 
@@ -592,12 +597,9 @@ def _log_nothing_scanned(report: ScanReport, out: Path) -> None:
             where,
         )
     elif report.skipped or report.failed:
-        skipped = len(report.skipped)
         logger.error(
-            "no histogram was scanned: %d %s skipped, %d failed; the reasons are in %s",
-            skipped,
-            "object" if skipped == 1 else "objects",
-            len(report.failed),
+            "no histogram was scanned: %s; the reasons are in %s",
+            _closing_line(report).split("; ", 1)[1],
             where,
         )
     else:

@@ -218,7 +218,8 @@ def _decide_domain(
     if start > 0:
         notes.append(
             f"scanned from the maximum of the smoothed density at {h.edges[start]:g} "
-            f"on (bin {start}; running median over {min(window, n_bins)} bins)"
+            f"on (bin {start}, counted from 0; running median over "
+            f"{min(window, n_bins)} bins)"
         )
     if stop - start < MIN_SCAN_BINS:
         return ScanDomain(

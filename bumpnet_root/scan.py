@@ -600,15 +600,16 @@ def _record_file_failure(report: ScanReport, path: str, error: BaseException) ->
     """Log and record an error that stopped a whole file from being read.
 
     Errors of the operating system (with an errno) keep their message first.
-    Otherwise the reader's message describes its own internals ("expected Chunk
-    of length 108, received 0 bytes"), so the plain diagnosis comes first.
+    Otherwise uproot's message describes its own internals ("expected Chunk of
+    length 108, received 0 bytes"), so the plain diagnosis comes first.
     """
     advice = _file_advice(error, path)
     if isinstance(error, OSError) and error.errno is not None:
         _record_failure(report, path, "", error, advice)
         return
     detail = " ".join(str(error).split())
-    message = f"{advice} (reader's message: {detail})" if detail else advice
+    # Files are opened with uproot whichever reader reads the histograms.
+    message = f"{advice} (uproot's message: {detail})" if detail else advice
     _record_failure(report, path, "", error, message=message)
 
 
@@ -624,6 +625,8 @@ def _file_advice(error: BaseException, path: str = "") -> str:
         return "make the file readable for this user"
     if isinstance(error, OSError) and error.errno is not None:
         return "check that the file system is readable"
+    if path and os.path.isfile(path) and os.path.getsize(path) == 0:
+        return "the file is empty (0 bytes); write it again"
     text_advice = _text_file_advice(path)
     if text_advice:
         return text_advice

@@ -104,7 +104,9 @@ def test_scan_of_empty_file_records_skip(model_path: Path, tmp_path: Path, jobs)
         "--jobs", jobs,
     )  # fmt: skip
     assert completed.returncode == 1
-    assert "1 object skipped, 0 failed" in completed.stderr
+    counts = "1 file without objects; 0 objects skipped, 0 failed"
+    assert f"scanned 0 histograms in 1 file; {counts}" in completed.stdout
+    assert f"no histogram was scanned: {counts}" in completed.stderr
     report = json.loads((out / "scan_report.json").read_text())
     assert [entry["reason"] for entry in report["skipped"]] == [EMPTY_FILE_REASON]
 

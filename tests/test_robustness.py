@@ -660,6 +660,7 @@ def test_turn_on_scanned_from_maximum(hard_scan):
     start_notes = [n for n in entry["notes"] if n.startswith("scanned from the max")]
     assert len(start_notes) == 1
     assert "maximum of the smoothed density" in start_notes[0]
+    assert f"(bin {start}, counted from 0; " in start_notes[0]
     assert "running median over 5 bins" in start_notes[0]
 
 
@@ -769,7 +770,7 @@ def test_bad_files_recorded_as_failed(model, small_root_bytes, tmp_path: Path):
         error = failed[name].error
         # The diagnosis comes first, the reader's own message after it.
         assert error.startswith("the file is not a ROOT file, or it is truncated")
-        assert "(reader's message: " in error
+        assert "(uproot's message: " in error
         assert "\n" not in error
     assert failed["notes.root"].error.startswith("the file is text, not a ROOT file")
 

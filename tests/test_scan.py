@@ -502,6 +502,15 @@ def test_file_advice_without_errno_means_damaged(tmp_path: Path):
     assert _file_advice(PermissionError(13, "denied"), str(path)).startswith("make")
 
 
+def test_file_advice_for_empty_file(tmp_path: Path):
+    from bumpnet_root.scan import _file_advice
+
+    path = tmp_path / "empty.root"
+    path.write_bytes(b"")
+    advice = _file_advice(OSError("expected Chunk of length 403"), str(path))
+    assert advice == "the file is empty (0 bytes); write it again"
+
+
 def test_file_advice_for_text_files(tmp_path: Path):
     from bumpnet_root.scan import _file_advice
 
