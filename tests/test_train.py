@@ -65,8 +65,9 @@ def test_training_data_options():
     from bumpnet_root.train import draw_bins, synthetic_config
 
     default = TrainingConfig()
-    assert synthetic_config(default) == SyntheticConfig()
-    plain = generate_batch(np.random.default_rng(4), 64, 50)
+    expected = dataclasses.replace(SyntheticConfig(), signal_margin_bins=2.0)
+    assert synthetic_config(default) == expected
+    plain = generate_batch(np.random.default_rng(4), 64, 50, expected)
     same = generate_batch(np.random.default_rng(4), 64, 50, synthetic_config(default))
     np.testing.assert_array_equal(plain.counts, same.counts)
 
@@ -178,3 +179,21 @@ def test_over_weight_charges_high_maxima():
     charged, parts = training_loss(high, *tensors, 0.3, over_weight=2.0)
     assert parts["loss_over"] == 0.0
     assert float(charged) == float(plain)
+
+
+def test_shipped_model_card_has_default_settings():
+    import dataclasses
+
+    from bumpnet_root.api import DEFAULT_MODEL_PATH
+    from bumpnet_root.export import load_torchscript
+
+    # `bumpnet train --out DIR` reproduces the shipped model only if the
+    # defaults are the settings it was trained with.
+    card_path = DEFAULT_MODEL_PATH.parent / "model_card.json"
+    card = json.loads(card_path.read_text())
+    defaults = dataclasses.asdict(TrainingConfig())
+    assert card["training"] == defaults
+    assert card["command"] == "bumpnet train --out DIR"
+    _, metadata = load_torchscript(DEFAULT_MODEL_PATH)
+    assert metadata["training"] == defaults
+    assert metadata["validation"] == card["validation"]
