@@ -13,21 +13,18 @@ in the bin where the label peaks. Signal bins are a few out of a hundred, so
 without the last two the loss barely notices a network that absorbs part of
 a bump into its background.
 
-Two settings aim at false positives. ``signal_margin_bins`` keeps signal
-centres that many bins away from either end of the training histograms, so an
-excess next to a low first bin is not taken for a signal, and ``over_weight``
-adds the squared excess of each histogram's largest Z over the label's largest
-Z to the loss (docs/validation.md measures both).
-
 Options that the shipped model does not use (their defaults reproduce it;
-docs/validation.md reports runs with them): ``edge_weight`` weighs the
+docs/validation.md reports a run with them): ``edge_weight`` weighs the
 per-bin terms of the bins next to either end of the histogram up,
 ``log_uniform_bins`` draws the number of bins per step log-uniformly so that
 short histograms get a larger share of the steps, ``strong_fraction`` and
 ``second_signal_fraction`` add strong and second signals to the training data,
-and ``gp_min_scale_bins`` keeps the slope changes of the Gaussian-process
-backgrounds at least that many bins long (see
-:class:`bumpnet_root.synthetic.SyntheticConfig`).
+``gp_min_scale_bins`` keeps the slope changes of the Gaussian-process
+backgrounds at least that many bins long, ``signal_margin_bins`` keeps signal
+centres that many bins away from either end (see
+:class:`bumpnet_root.synthetic.SyntheticConfig`), and ``over_weight`` adds the
+squared excess of each histogram's largest Z over the label's largest Z to the
+loss.
 """
 
 from __future__ import annotations
@@ -81,8 +78,8 @@ class TrainingConfig:
     strong_fraction: float = 0.0
     second_signal_fraction: float = 0.0
     gp_min_scale_bins: float = 0.0
-    signal_margin_bins: float = 2.0
-    over_weight: float = 0.1
+    signal_margin_bins: float = 0.0
+    over_weight: float = 0.0
     channels: int = 32
     seed: int = 20261204
     threads: int = 2
