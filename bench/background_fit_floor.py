@@ -1,4 +1,4 @@
-"""How close can any background estimate from the data come to the ideal LR?
+"""How close can a background taken from the data come to the true one?
 
 Delta Z_max = Z_max - Z_max(LR with the true background) on the held-out
 dijet histograms (resolution bins) of ``bench/validate_bumpnet.py``, for three
@@ -13,7 +13,8 @@ backgrounds:
 The last one is given the family and the signal position, which no search
 has, so its spread estimates the smallest spread that a background taken
 from the data reaches on these histograms (an estimate: a joint fit of
-signal and background would use the signal bins a little). Background-only histograms give the rates of Z_max above 4 and 5.
+signal and background would use the signal bins a little). Background-only
+histograms give the rates of Z_max above 4 and 5.
 
     python bench/background_fit_floor.py --signal 1000 --background-only 1000
 """
@@ -127,10 +128,21 @@ def interval(delta: np.ndarray) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(DEFAULT_MODEL_PATH))
-    parser.add_argument("--signal", type=int, default=1000)
-    parser.add_argument("--background-only", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--model", default=str(DEFAULT_MODEL_PATH), help="TorchScript model file"
+    )
+    parser.add_argument(
+        "--signal", type=int, default=1000, help="held-out histograms with a signal"
+    )
+    parser.add_argument(
+        "--background-only",
+        type=int,
+        default=1000,
+        help="held-out histograms without signal",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=5, help="seed of the generated histograms"
+    )
     args = parser.parse_args()
 
     warnings.simplefilter("ignore")
