@@ -557,28 +557,34 @@ def _run_scan(args: argparse.Namespace) -> int:
 
 
 def _closing_line(report: ScanReport) -> str:
-    """Return what a scan read: histograms, files, and objects skipped or failed.
-
-    Files that could not be read count apart from the objects inside files.
-    """
+    """Return what a scan read: histograms, files, and objects skipped or failed."""
     files = len(report.files)
     unreadable = sum(1 for failure in report.failed if not failure.name)
     scanned = _count(len(report.results), "histogram")
     if unreadable:
-        parts = [
-            f"scanned {scanned} in {files - unreadable} of {_count(files, 'file')}",
-            f"{_count(unreadable, 'file')} could not be read",
-        ]
+        read = f"scanned {scanned} in {files - unreadable} of {_count(files, 'file')}"
     else:
-        parts = [f"scanned {scanned} in {_count(files, 'file')}"]
-    failed = len(report.failed) - unreadable
+        read = f"scanned {scanned} in {_count(files, 'file')}"
+    return "; ".join([read, *_problem_counts(report)])
+
+
+def _problem_counts(report: ScanReport) -> list[str]:
+    """Return the counts of unreadable or empty files and of skipped or failed objects.
+
+    Files that could not be read count apart from the objects inside files.
+    """
+    unreadable = sum(1 for failure in report.failed if not failure.name)
     # A file without objects is recorded as a skipped entry without a name.
     empty = sum(1 for entry in report.skipped if not entry.name)
+    counts = []
+    if unreadable:
+        counts.append(f"{_count(unreadable, 'file')} could not be read")
     if empty:
-        parts.append(f"{_count(empty, 'file')} without objects")
+        counts.append(f"{_count(empty, 'file')} without objects")
     skipped = len(report.skipped) - empty
-    parts.append(f"{_count(skipped, 'object')} skipped, {failed} failed")
-    return "; ".join(parts)
+    failed = len(report.failed) - unreadable
+    counts.append(f"{_count(skipped, 'object')} skipped, {failed} failed")
+    return counts
 
 
 def _count(number: int, noun: str) -> str:
@@ -599,7 +605,7 @@ def _log_nothing_scanned(report: ScanReport, out: Path) -> None:
     elif report.skipped or report.failed:
         logger.error(
             "no histogram was scanned: %s; the reasons are in %s",
-            _closing_line(report).split("; ", 1)[1],
+            "; ".join(_problem_counts(report)),
             where,
         )
     else:
