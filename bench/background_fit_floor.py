@@ -11,10 +11,10 @@ backgrounds:
   a sideband fit given the signal position.
 
 The last one is given the family and the signal position, which no search
-has, so its spread estimates the smallest spread that a background taken
-from the data reaches on these histograms (an estimate: a joint fit of
-signal and background would use the signal bins a little). Background-only
-histograms give the rates of Z_max above 4 and 5.
+has. Its spread therefore estimates the smallest spread that a background
+taken from the data reaches on these histograms. It is an estimate, because
+a joint fit of signal and background would use the signal bins a little.
+Background-only histograms give the rates of Z_max above 4 and 5.
 
     python bench/background_fit_floor.py --signal 1000 --background-only 1000
 """
