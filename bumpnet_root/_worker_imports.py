@@ -4,9 +4,8 @@ See :mod:`bumpnet_root._workers`. Everything a worker would otherwise do
 for itself on its first task is done here, so that the workers share its
 memory instead of each holding a copy:
 
-* the scan's modules, torch, scipy.signal and scipy.ndimage, which the scan
-  imports where it uses them (about 20 MB per worker, most of it
-  scipy.signal's);
+* the scan's modules, torch and scipy.ndimage, which the scan imports where
+  it uses it;
 * ROOT, with the compiled helpers of the batch reader and of the
   significance.root writer, and one read of a TH1D and a TH1F (about 45 MB
   per process that compiled them itself);
@@ -34,8 +33,7 @@ from typing import Any
 _interrupt_handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 import numpy as np  # noqa: E402
-import scipy.ndimage  # noqa: E402
-import scipy.signal  # noqa: E402, F401
+import scipy.ndimage  # noqa: E402, F401
 
 from . import _readers, _th1, adapters, api, inference, lee, parallel, stream  # noqa: E402, F401
 from ._fastread import resolve_reader  # noqa: E402

@@ -19,12 +19,13 @@ batches of 16 rows as in a batch of 256 (``bench/scan_throughput.py``),
 likely because the activations of a small batch stay in the CPU's L2 cache.
 
 Scans use :func:`evaluate_rows`: rows of any length are padded to one of a
-few lengths (:func:`padded_length`) and every network call has exactly 16
-rows, so that oneDNN sees few input shapes (see :class:`PaddedNetwork`). A
-row's background then does not depend on the other rows, bit for bit: a
-histogram gets the same background in a scan, alone, and with any number of
-workers. Rows of more than :data:`FILLED_BATCH_BINS` bins are the exception:
-their last micro-batch is not filled up, so such a row alone and in a batch
+few lengths (:func:`padded_length`), sorted by length and run in calls of a
+fixed number of rows per padded length (:func:`network_rows`, 16 to 64), so
+that oneDNN sees few input shapes (see :class:`PaddedNetwork`). A row's
+background then does not depend on the other rows, bit for bit: a histogram
+gets the same background in a scan, alone, and with any number of workers.
+Rows of more than :data:`FILLED_BATCH_BINS` bins are the exception: their
+last call is not filled up to its rows, so such a row alone and in a batch
 can differ by about 1e-7 relative. The Newton fit of the likelihood ratio
 may take one more step in a larger batch, which changes Z by less than 1e-10.
 
@@ -66,8 +67,17 @@ logger = logging.getLogger(__name__)
 # Expected background per bin is clamped to at least this, as in
 # BumpNetModule.forward.
 MIN_NETWORK_BACKGROUND = 1e-3
-# Rows per network call; see the module docstring.
+# Fewest rows per network call; see the module docstring. With fewer rows
+# oneDNN picks other convolution algorithms, whose results differ by about
+# 1e-7 relative.
 NETWORK_ROWS = 16
+# Most rows per network call, and the bins per call (rows times padded
+# length) up to which rows are added: 4096 bins of 32 channels in float32
+# take 512 kB per layer, which stays in the L2 cache. With one thread, calls
+# of 32 rows of 128 bins took 0.26 ms per row against 0.30 ms in calls of 16
+# rows, and 64 rows of 64 bins 0.13 ms against 0.20 ms.
+MAX_NETWORK_ROWS = 64
+NETWORK_CALL_BINS = 4096
 # Up to this many bins, a short last micro-batch is filled with empty rows.
 # Longer rows are rare in a scan, so their few shapes do not crowd the cache
 # of prepared convolutions, and filling would multiply the work of a single
@@ -173,6 +183,34 @@ def evaluate_arrays(
     return z.numpy(), background.numpy()
 
 
+def network_rows(n_bins: int) -> int:
+    """Return the rows of each network call on rows padded to ``n_bins`` bins."""
+    fitting = NETWORK_CALL_BINS // max(n_bins, 1)
+    return max(NETWORK_ROWS, min(MAX_NETWORK_ROWS, fitting))
+
+
+def network_calls(lengths: np.ndarray) -> list[tuple[int, int, int]]:
+    """Split rows of ascending ``lengths`` into network calls.
+
+    Returns (first, stop, padded length) per call. A call takes the next rows
+    while they number at most :func:`network_rows` of the padded length of
+    its longest row, so a call pads its shorter rows to the longer ones only
+    where the rows of one padded length end.
+    """
+    calls = []
+    first = 0
+    total = len(lengths)
+    while first < total:
+        stop = first + 1
+        while stop < total:
+            if stop - first >= network_rows(padded_length(int(lengths[stop]))):
+                break
+            stop += 1
+        calls.append((first, stop, padded_length(int(lengths[stop - 1]))))
+        first = stop
+    return calls
+
+
 def padded_length(n_bins: int) -> int:
     """Return the length that rows of ``n_bins`` bins are padded to.
 
@@ -192,12 +230,13 @@ class PaddedNetwork:
     cut into micro-batches of 1 to 16 rows, a scan of histograms of 50 to 120
     bins allows over a thousand shapes. ``bench/scan_throughput.py`` measures
     network and likelihood ratio on rows of 40 to 100 bins at 0.76 ms per row
-    grouped by exact length, against 0.49 ms padded. Here every call has
-    :data:`NETWORK_ROWS` rows (a short last micro-batch of up to
-    :data:`FILLED_BATCH_BINS` bins is filled with empty rows) and a length from
-    :func:`padded_length`.
+    grouped by exact length, against 0.49 ms padded. Here every call has a
+    length from :func:`padded_length` and the rows :func:`network_rows` gives
+    for it (a short last call of up to :data:`FILLED_BATCH_BINS` bins is
+    filled with empty rows).
 
-    The result does not depend on the padding. The inputs past a row's own
+    The result does not depend on the padding, bit for bit, nor on the other
+    rows of a call of at least :data:`NETWORK_ROWS` rows. The inputs past a row's own
     length are set to zero before every convolution that reads neighbouring
     bins, which is what the convolutions' own zero padding gives on the row
     alone. The per-histogram mean and spread of the inputs are taken over the
@@ -283,25 +322,45 @@ class PaddedNetwork:
         Row i contains ``lengths[i]`` bins; entries past them are not defined.
         """
         rows, n_bins = counts.shape
-        parts = []
-        with torch.inference_mode():
-            for first in range(0, rows, NETWORK_ROWS):
-                part = counts[first : first + NETWORK_ROWS]
-                part_lengths = lengths[first : first + NETWORK_ROWS]
-                missing = NETWORK_ROWS - part.shape[0]
-                if n_bins > FILLED_BATCH_BINS:
-                    missing = 0
-                if missing:
-                    part = np.concatenate([part, np.zeros((missing, n_bins))])
-                    part_lengths = np.concatenate(
-                        [part_lengths, np.full(missing, n_bins)]
-                    )
-                result = self.core(
-                    torch.from_numpy(np.ascontiguousarray(part, dtype=np.float64)),
-                    torch.from_numpy(np.asarray(part_lengths, dtype=np.int64)),
-                )
-                parts.append(result[: result.shape[0] - missing].numpy())
+        per_call = network_rows(n_bins)
+        parts = [
+            self._call(counts[part], lengths[part]) for part in _slices(rows, per_call)
+        ]
         return np.concatenate(parts)
+
+    def log_background_rows(self, rows: list[np.ndarray]) -> list[np.ndarray]:
+        """Return log(b + 1) for each row of counts; the rows may differ in length.
+
+        The rows run sorted by length in the calls of :func:`network_calls`.
+        """
+        lengths = np.array([len(row) for row in rows], dtype=np.int64)
+        order = np.argsort(lengths, kind="stable")
+        results: list[np.ndarray] = [np.empty(0)] * len(rows)
+        for first, stop, n_bins in network_calls(lengths[order]):
+            members = order[first:stop]
+            counts = np.zeros((len(members), n_bins))
+            for row, position in enumerate(members):
+                counts[row, : lengths[position]] = rows[position]
+            log_background = self._call(counts, lengths[members])
+            for row, position in enumerate(members):
+                results[position] = log_background[row, : lengths[position]]
+        return results
+
+    def _call(self, counts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Run one call, filled with empty rows up to :func:`network_rows`."""
+        rows, n_bins = counts.shape
+        missing = network_rows(n_bins) - rows
+        if n_bins > FILLED_BATCH_BINS:
+            missing = 0
+        if missing > 0:
+            counts = np.concatenate([counts, np.zeros((missing, n_bins))])
+            lengths = np.concatenate([lengths, np.full(missing, n_bins)])
+        with torch.inference_mode():
+            result = self.core(
+                torch.from_numpy(np.ascontiguousarray(counts, dtype=np.float64)),
+                torch.from_numpy(np.asarray(lengths, dtype=np.int64)),
+            )
+        return result[:rows].numpy()
 
 
 class _MaskedCore(torch.nn.Module):
@@ -383,32 +442,37 @@ def evaluate_rows(
     run by :func:`evaluate_arrays`.
     """
     network = padded_network(module)
-    groups: dict[int, list[int]] = {}
-    for position, (counts, _) in enumerate(rows):
-        size = len(counts)
-        key = size if network is None else padded_length(size)
-        groups.setdefault(key, []).append(position)
     results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(rows)
-    for size, members in groups.items():
-        if network is None:
+    if network is None:
+        groups: dict[int, list[int]] = {}
+        for position, (counts, _) in enumerate(rows):
+            groups.setdefault(len(counts), []).append(position)
+        for members in groups.values():
             counts = np.stack([rows[i][0] for i in members])
             edges = np.stack([rows[i][1] for i in members])
             z, background = evaluate_arrays(module, counts, edges)
             for row, position in enumerate(members):
                 results[position] = (z[row], background[row])
-            continue
+        return results  # type: ignore[return-value]
+    log_backgrounds = network.log_background_rows([counts for counts, _ in rows])
+    groups = {}
+    for position, (counts, _) in enumerate(rows):
+        groups.setdefault(padded_length(len(counts)), []).append(position)
+    reach, width = _template_settings(module)
+    for size, members in groups.items():
         lengths = np.array([len(rows[i][0]) for i in members])
         counts = np.zeros((len(members), size))
         edges = np.empty((len(members), size + 1))
+        log_background = np.zeros((len(members), size))
         for row, position in enumerate(members):
             row_counts, row_edges = rows[position]
             length = lengths[row]
             counts[row, :length] = row_counts
             edges[row] = _extended_edges(row_edges, size)
-        background = np.expm1(network.log_background(counts, lengths))
+            log_background[row, :length] = log_backgrounds[position]
+        background = np.expm1(log_background)
         background = np.clip(background, MIN_NETWORK_BACKGROUND, None)
         background[np.arange(size)[None, :] >= lengths[:, None]] = 1.0
-        reach, width = _template_settings(module)
         z = np.concatenate(
             [
                 _padded_likelihood_ratio_z(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._defaults import DEFAULT_THRESHOLD
+from ._peaks import find_peaks
 from .domain import ScanDomain, scan_domain, scan_domains
 from .errors import BumpNetError, InvalidHistogramError
 from .histogram import Hist1D
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 # Two candidates in one histogram are at least this many bins apart.
 MIN_CANDIDATE_SEPARATION = 3
 # A local maximum must rise this far in Z above the higher of the two minima
-# that separate it from any higher maximum (the peak prominence of scipy). So
+# that separate it from any higher maximum (the peak prominence of scipy.signal). So
 # statistical ripples on the flank of one wide peak do not become candidates.
 MIN_CANDIDATE_PROMINENCE = 1.0
 
@@ -203,15 +204,11 @@ def find_candidates(
     z = np.asarray(z, dtype=np.float64)
     if z.size == 0 or not np.any(z > threshold):
         return ()
-    # Imported here: scipy.signal takes over half a second to import, which a
-    # process that only writes outputs need not spend.
-    from scipy.signal import find_peaks
-
     # Padding with a value below every Z lets a maximum in the first or last bin
     # be found, which find_peaks would otherwise ignore.
     floor = min(float(np.min(z)), 0.0) - 1.0
     padded = np.concatenate(([floor], z, [floor]))
-    peaks, _ = find_peaks(
+    peaks = find_peaks(
         padded,
         height=threshold,
         distance=max(1, min_separation),

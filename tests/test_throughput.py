@@ -17,9 +17,12 @@ from bumpnet_root.api import BumpNet
 from bumpnet_root.errors import WorkerError
 from bumpnet_root.inference import (
     FILLED_BATCH_BINS,
+    NETWORK_ROWS,
     PaddedNetwork,
     evaluate_arrays,
     evaluate_rows,
+    network_calls,
+    network_rows,
     padded_length,
 )
 from bumpnet_root.io import (
@@ -166,6 +169,30 @@ def test_padded_row_independent_of_batch(model):
         alone = evaluate_rows(model.module, [rows[index]])[0]
         np.testing.assert_array_equal(alone[1], together[index][1])
         np.testing.assert_allclose(alone[0], together[index][0], rtol=0, atol=1e-10)
+
+
+def test_network_calls_cover_sorted_rows_in_order():
+    rng = np.random.default_rng(13)
+    lengths = np.sort(rng.integers(5, 300, 700))
+    calls = network_calls(lengths)
+    assert calls[0][0] == 0 and calls[-1][1] == lengths.size
+    for (first, stop, n_bins), following in zip(calls, [*calls[1:], None]):
+        assert n_bins == padded_length(int(lengths[stop - 1]))
+        assert 1 <= stop - first <= network_rows(n_bins)
+        if following is not None:
+            assert following[0] == stop
+            # A call stops only when the next row would exceed its rows.
+            next_rows = network_rows(padded_length(int(lengths[stop])))
+            assert stop - first >= next_rows
+    # 700 rows of 5 to 300 bins in calls of 16 to 64 rows.
+    assert len(calls) < 700 / NETWORK_ROWS
+
+
+@pytest.mark.parametrize("n_bins", [8, 64, 72, 128, 256, 4096, 100_000])
+def test_network_rows_fill_a_call_of_about_4096_bins(n_bins):
+    rows = network_rows(n_bins)
+    assert NETWORK_ROWS <= rows <= 64
+    assert rows * n_bins <= 4096 or rows == NETWORK_ROWS
 
 
 @pytest.mark.parametrize("n_bins", [1, 8, 9, 60, 64, 65, 100, 1000, 5000])
