@@ -284,7 +284,7 @@ def _fit_signal_strength(
     b = b.reshape(-1, k)
     s = s.expand(batch, n_bins, k).reshape(-1, k)
     active = s > 0
-    ratio = torch.where(active, b / torch.where(active, s, torch.ones_like(s)), 1e300)
+    ratio = torch.where(active, b / torch.where(active, s, 1.0), 1e300)
     low = -ratio.min(dim=1).values
     high = n.sum(dim=1).clamp(min=0.0) + 1.0
     mu = ((n - b) * s).sum(dim=1) / (s * s).sum(dim=1)
@@ -309,7 +309,7 @@ def _fit_signal_strength(
         if rows.numel() == 0:
             break
         expected = b + mu[:, None] * s
-        safe = torch.where(expected > 0, expected, torch.ones_like(expected))
+        safe = torch.where(expected > 0, expected, 1.0)
         ratio = ns / safe
         grad = ratio.sum(dim=1) - 1.0
         hess = -(ratio * s / safe).sum(dim=1)

@@ -778,14 +778,16 @@ def _scan_loaded(
                     warnings=item.warnings,
                 )
             )
-            logger.debug(
-                "scanned %s:%s: Z_max %.2f at %g, %d candidates",
-                path,
-                item.name,
-                prediction.z_max,
-                prediction.mass_at_z_max,
-                len(candidates),
-            )
+            # Z_max and its mass take a search each, so only when logged.
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "scanned %s:%s: Z_max %.2f at %g, %d candidates",
+                    path,
+                    item.name,
+                    prediction.z_max,
+                    prediction.mass_at_z_max,
+                    len(candidates),
+                )
         if on_batch_done is not None:
             on_batch_done(path)
 
