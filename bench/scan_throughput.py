@@ -4,7 +4,9 @@ Run from the repository root (writes about 40 MB into --workdir):
 
     python bench/scan_throughput.py [--histograms 30000] [--jobs 1 2]
 
-Steps, all in one run so that the ratios share the machine's load:
+Steps, all in one run so that the ratios share the machine's load. The
+first and the last line print the load average and a speed probe (see
+speed_probe), which tell how fast the virtual machine ran.
 
 1. Write --histograms TH1Ds (60 to 120 bins in steps of 10, power-law spectra
    with 10^2 to 10^5 events in the first bin, a Gaussian bump of 5 sigma in
@@ -73,8 +75,35 @@ def machine() -> str:
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     return (
         f"{os.cpu_count()} CPUs ({model}), load average {load}, "
-        f"python {platform.python_version()}"
+        f"python {platform.python_version()}, speed probe {speed_probe():.2f} s"
     )
+
+
+# A fixed piece of Python work, timed in a fresh process.
+_PROBE = """
+import time
+started = time.perf_counter()
+total = 0
+for value in range(10_000_000):
+    total += value
+print(time.perf_counter() - started)
+"""
+
+
+def speed_probe() -> float:
+    """Return the seconds of a fixed loop of 10^7 additions (least of three).
+
+    The virtual machine's speed changes over hours by up to a third, which
+    the load average does not show: the probe at the start and the end of a
+    run tells how fast the machine was.
+    """
+    times = []
+    for _ in range(3):
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True
+        )
+        times.append(float(result.stdout))
+    return min(times)
 
 
 def spectrum(
