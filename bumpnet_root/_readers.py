@@ -103,6 +103,38 @@ def read_uproot(obj: Any, name: str | None) -> Hist1D:
     )
 
 
+def read_th1_fields(fields: Any, class_name: str, name: str, file_path: str) -> Hist1D:
+    """Build the Hist1D that :func:`read_uproot` builds, from the fields of
+    :func:`bumpnet_root._th1_bytes.read_fields` (a TH1D or TH1F without bin
+    labels).
+    """
+    source = f"uproot {class_name}"
+    if file_path:
+        source += f" in {file_path}"
+    cells = np.asarray(fields.cells, dtype=np.float64)
+    check_integer_contents(class_name, cells, name or "<unnamed>", source)
+    if fields.x_bins.size == fields.n_bins + 1:
+        edges = fields.x_bins
+    else:
+        edges = np.linspace(fields.x_min, fields.x_max, fields.n_bins + 1)
+    variance_cells = None
+    if fields.sumw2.size > 0:
+        # As uproot: fSumw2 where it is positive, 0 elsewhere.
+        variance_cells = np.zeros(cells.shape)
+        positive = fields.sumw2 > 0
+        variance_cells[positive] = fields.sumw2[positive]
+    return _assemble(
+        edges=np.asarray(edges, dtype=np.float64),
+        cells=cells,
+        variance_cells=variance_cells,
+        has_underflow=True,
+        has_overflow=True,
+        name=name,
+        title=fields.title,
+        source=source,
+    )
+
+
 def read_uhi(obj: Any, name: str | None) -> Hist1D:
     """Read hist, boost-histogram and other UHI PlottableHistogram objects.
 

@@ -495,6 +495,43 @@ def read_key(root_file: Any, name: str, cycle: int) -> Any:
     raise uproot.KeyInFileError(f"{name};{cycle}", file_path=root_file.file_path)
 
 
+def _load_th1_bytes(
+    root_file: Any, path: str, name: str, cycle: int, class_name: str
+) -> _LoadedHistogram | None:
+    """Read a TH1D or TH1F from its bytes (see :mod:`bumpnet_root._th1_bytes`).
+
+    Returns None when uproot must read the object: also when the conversion
+    fails, so that the uproot path records the failure with its messages.
+    """
+    from ._readers import read_th1_fields
+    from ._th1_bytes import object_bytes, read_fields
+    from .adapters import _warn_about_contents
+
+    try:
+        key = root_file.key(f"{name};{cycle}")
+        if key.fClassName != class_name:
+            return None
+        fields = read_fields(object_bytes(key), class_name)
+    except Exception as error:
+        # uproot reads the object again and reports what is wrong with it.
+        logger.debug("reading %s:%s from its bytes failed: %s", path, name, error)
+        return None
+    if fields is None:
+        return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            histogram = read_th1_fields(fields, class_name, name, root_file.file_path)
+        except BumpNetError:
+            return None
+        # The warnings of adapters.to_hist1d after it reads an uproot object.
+        _warn_about_contents(histogram)
+    conversion_warnings = tuple(str(w.message) for w in caught)
+    return _LoadedHistogram(
+        name, class_name, histogram, fields.x_title, conversion_warnings
+    )
+
+
 def load_uproot_object(
     root_file: Any,
     path: str,
@@ -507,6 +544,10 @@ def load_uproot_object(
 
     Returns None after recording a skip (bin labels) or a failure in ``report``.
     """
+    if class_name in ("TH1D", "TH1F"):
+        item = _load_th1_bytes(root_file, path, name, cycle, class_name)
+        if item is not None:
+            return item
     try:
         obj = read_key(root_file, name, cycle)
         if _has_bin_labels(obj):
