@@ -16,13 +16,14 @@ speed_probe), which tell how fast the virtual machine ran.
    all processes that map it).
 2. Run ``bumpnet scan --plots 0`` in a subprocess: first with an empty
    look-elsewhere cache (the calibration is part of the time), then with the
-   cache filled, for each --jobs value. Wall time covers the whole command
-   (ROOT file in, summary.json, summary.csv, scan_report.json and
-   significance.root out). CPU time sums all processes of the scan (see
-   TreeCpu: workers are forked by a fork server, not by the scan). Then, in
-   one more run per --jobs value, the peaks of the summed RSS and the summed
-   PSS of the process tree (sampled every 0.1 s; see TreeMemory and
-   run_scan).
+   cache filled, for each --jobs value, and once more with the largest
+   --jobs value and ``--reader uproot`` (what a scan without PyROOT uses).
+   Wall time covers the whole command (ROOT file in, summary.json,
+   summary.csv, scan_report.json and significance.root out). CPU time sums
+   all processes of the scan (see TreeCpu: workers are forked by a fork
+   server, not by the scan). Then, in one more run per --jobs value, the
+   peaks of the summed RSS and the summed PSS of the process tree (sampled
+   every 0.1 s; see TreeMemory and run_scan).
 3. Baseline: the scan as it was before the fast path, on --baseline histograms
    in this process: scan_files (uproot reading), the module's own forward
    with its fixed 30 Newton iterations, and torch's default threads.
@@ -236,7 +237,12 @@ class TreeCpu:
 
 
 def run_scan(
-    path: Path, out: Path, cache: Path, jobs: int, sample_memory: bool = False
+    path: Path,
+    out: Path,
+    cache: Path,
+    jobs: int,
+    sample_memory: bool = False,
+    reader: str = "auto",
 ) -> dict:
     """Run ``bumpnet scan`` in a subprocess and return its figures.
 
@@ -258,6 +264,8 @@ def run_scan(
         "3",
         "--jobs",
         str(jobs),
+        "--reader",
+        reader,
     ]
     environment = dict(os.environ, BUMPNET_CACHE_DIR=str(cache))
     environment["PYTHONPATH"] = os.pathsep.join(
@@ -302,6 +310,7 @@ def baseline(path: Path, count: int) -> tuple[int, float]:
     import torch
 
     import bumpnet_root.api as api
+    import bumpnet_root.scan as scan
     from bumpnet_root.scan import scan_files
 
     def forward(module, rows):
@@ -326,12 +335,16 @@ def baseline(path: Path, count: int) -> tuple[int, float]:
     threads = torch.get_num_threads()
     torch.set_num_threads(os.cpu_count() or 1)
     api.evaluate_rows = forward
+    # uproot builds every histogram object, as before TH1D were read from bytes.
+    from_bytes = scan._load_th1_bytes
+    scan._load_th1_bytes = lambda *arguments: None
     try:
         started = time.perf_counter()
         report = scan_files([path], model, select=select)
         seconds = time.perf_counter() - started
     finally:
         api.evaluate_rows = fast_evaluate
+        scan._load_th1_bytes = from_bytes
         torch.set_num_threads(threads)
     return len(report.results), seconds
 
@@ -554,6 +567,14 @@ def main() -> None:
             f"(CPU {figures['cpu']:.1f} s, all processes); peak RSS "
             f"{figures['max_rss_mb']:.0f} MB (the command's own process)"
         )
+    jobs = max(args.jobs)
+    figures = run_scan(path, workdir / "out-uproot", cache, jobs, reader="uproot")
+    print(
+        f"bumpnet scan --jobs {jobs} --reader uproot, LEE filled cache: "
+        f"{figures['scanned']} histograms in {figures['wall']:.1f} s = "
+        f"{figures['scanned'] / figures['wall']:.0f} histograms/s "
+        f"(CPU {figures['cpu']:.1f} s, all processes)"
+    )
     for jobs in args.jobs:
         sampled = run_scan(
             path, workdir / f"memory-{jobs}", cache, jobs, sample_memory=True

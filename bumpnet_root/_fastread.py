@@ -7,7 +7,10 @@ PyROOT's ``TKey::ReadObj`` followed by :func:`bumpnet_root.adapters.to_hist1d`
 therefore uses PyROOT when it can be imported and uproot otherwise. With
 PyROOT, the TH1D and TH1F that convert without an error or a warning are read
 in one compiled call per task (:mod:`bumpnet_root._batchread`): 30,000 of
-them in 1.1 s against 3.5 s one at a time. Both readers apply
+them in 1.1 s against 3.5 s one at a time. The uproot reader reads TH1D and
+TH1F of the current ROOT layout from their bytes instead of building uproot
+objects (:mod:`bumpnet_root._th1_bytes`): 0.17 to 0.19 ms per histogram
+against 1.2 to 1.5 ms. Both readers apply
 the rules of :func:`bumpnet_root.scan.scan_files` to each object: newest cycle
 of each name, skip reasons for other classes and for labelled axes, and the
 same conversion with its warnings.

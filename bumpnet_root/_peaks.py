@@ -89,11 +89,11 @@ def prominences(x: list[float], peaks: np.ndarray) -> np.ndarray:
 def find_peaks(
     x: np.ndarray, height: float, distance: float, prominence: float
 ) -> np.ndarray:
-    """Return the indices of the maxima that pass all three conditions.
+    """Return the indices of the maxima that pass three conditions, in order.
 
-    In order: height at least ``height``; no higher maximum within fewer than
-    ``distance`` indices (``distance`` >= 1); prominence at least
-    ``prominence``.
+    A maximum must reach ``height``. It must have no higher maximum within
+    fewer than ``distance`` indices (``distance`` >= 1). Its prominence must
+    reach ``prominence``.
     """
     if distance < 1:
         raise ValueError(f"distance must be at least 1, got {distance}")

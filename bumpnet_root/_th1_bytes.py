@@ -72,7 +72,7 @@ class _Reader:
         return values
 
     def header(self, version: int | None = None) -> int:
-        """Read a byte count and a version; return where the object ends."""
+        """Read a byte count and a version, and return where the object ends."""
         count, found = self.unpack(_HEADER)
         if not count & _BYTE_COUNT_MASK:
             raise _Layout("no byte count")
@@ -169,7 +169,7 @@ def read_fields(data: bytes, class_name: str) -> Th1Fields | None:
         reader.string()  # fOption
         reader.skip_object()  # fFunctions
         (buffer_size,) = reader.unpack(_INT)
-        # A byte before the array tells whether it is there.
+        # A flag byte precedes the array.
         reader.position += 1 + 8 * max(buffer_size, 0)
         reader.unpack(_TH1_TAIL)
         reader.end(th1_stop)

@@ -37,7 +37,7 @@ def test_same_peaks_as_scipy(distance, prominence):
     assert compared > 100
 
 
-def test_plateau_gives_its_middle_and_ends_are_not_maxima():
+def test_plateau_maximum_is_its_middle():
     x = np.array([0.0, 1.0, 4.0, 4.0, 4.0, 4.0, 1.0, 5.0])
     assert find_peaks(x, height=0.0, distance=1, prominence=0.0).tolist() == [3]
 
