@@ -74,37 +74,53 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    loop, products = speed_probe()
     return (
         f"{os.cpu_count()} CPUs ({model}), load average {load}, "
-        f"python {platform.python_version()}, speed probe {speed_probe():.2f} s"
+        f"python {platform.python_version()}, speed probe: Python loop "
+        f"{loop:.2f} s, matrix products {products:.2f} s"
     )
 
 
-# A fixed piece of Python work, timed in a fresh process.
+# Fixed pieces of work, timed in a fresh process with one thread: a Python
+# loop, and float32 matrix products like those of the network's layers.
 _PROBE = """
+import os
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
 import time
+import numpy as np
 started = time.perf_counter()
 total = 0
 for value in range(10_000_000):
     total += value
-print(time.perf_counter() - started)
+loop = time.perf_counter() - started
+a = np.ones((512, 512), dtype=np.float32)
+a @ a
+started = time.perf_counter()
+for _ in range(200):
+    a @ a
+print(loop, time.perf_counter() - started)
 """
 
 
-def speed_probe() -> float:
-    """Return the seconds of a fixed loop of 10^7 additions (least of three).
+def speed_probe() -> tuple[float, float]:
+    """Return the seconds of two fixed pieces of work (least of three each).
 
-    The virtual machine's speed changes over hours by up to a third, which
-    the load average does not show: the probe at the start and the end of a
-    run tells how fast the machine was.
+    10^7 additions in a Python loop, and 200 products of 512 x 512 float32
+    matrices on one thread. The virtual machine's speed changes over hours
+    by up to a half, which the load average does not show, and vector work
+    can slow down while the Python loop does not.
     """
-    times = []
+    loops, products = [], []
     for _ in range(3):
         result = subprocess.run(
             [sys.executable, "-c", _PROBE], capture_output=True, text=True, check=True
         )
-        times.append(float(result.stdout))
-    return min(times)
+        loop, product = (float(value) for value in result.stdout.split())
+        loops.append(loop)
+        products.append(product)
+    return min(loops), min(products)
 
 
 def spectrum(
