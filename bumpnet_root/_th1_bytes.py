@@ -13,6 +13,12 @@ anything differs (another version, bin labels, an axis with modified
 labels, an old file without byte counts), :func:`read_fields` returns None
 and the caller reads the object with uproot as before, with uproot's
 messages. tests/test_th1_bytes.py compares both ways on many histograms.
+
+The skipped members are checked for their byte counts and versions only.
+So a histogram is scanned even when its list of functions holds an object
+that uproot cannot read (a TEfficiency, for example), as the PyROOT reader
+scans it, or when bytes inside the list or inside fOption are damaged.
+uproot reports such a histogram as failed.
 """
 
 from __future__ import annotations
@@ -71,18 +77,21 @@ class _Reader:
         self.position += layout.size
         return values
 
-    def header(self, version: int | None = None) -> int:
-        """Read a byte count and a version, and return where the object ends."""
+    def header(self, versions: tuple[int, ...] = ()) -> int:
+        """Read a byte count and a version, and return where the object ends.
+
+        A version outside ``versions`` (when given) raises _Layout.
+        """
         count, found = self.unpack(_HEADER)
         if not count & _BYTE_COUNT_MASK:
             raise _Layout("no byte count")
-        if version is not None and found != version:
-            raise _Layout(f"version {found}, not {version}")
+        if versions and found not in versions:
+            raise _Layout(f"version {found}, not one of {versions}")
         # The count covers the version and everything after it.
         return self.position - 2 + (count & ~_BYTE_COUNT_MASK)
 
-    def skip_object(self) -> None:
-        self.position = self.header()
+    def skip_object(self, versions: tuple[int, ...] = ()) -> None:
+        self.position = self.header(versions)
 
     def end(self, stop: int) -> None:
         if self.position != stop:
@@ -112,7 +121,7 @@ class _Reader:
 
     def named(self) -> tuple[str, str]:
         """Read a TNamed (with its TObject); return its name and title."""
-        stop = self.header(1)
+        stop = self.header((1,))
         (version,) = self.unpack(struct.Struct(">h"))
         if version & _VERSION_BYTE_COUNT_MASK:
             self.position += 4
@@ -130,9 +139,9 @@ class _Reader:
             raise _Layout("a pointer that is not null")
 
     def x_axis(self) -> tuple[str, int, float, float, np.ndarray]:
-        stop = self.header(10)
+        stop = self.header((10,))
         _, title = self.named()
-        self.skip_object()  # TAttAxis
+        self.skip_object((4,))  # TAttAxis
         n_bins, x_min, x_max = self.unpack(_AXIS_RANGE)
         x_bins = self.array(np.dtype(">f8"))
         self.unpack(_AXIS_TAIL)
@@ -154,20 +163,22 @@ def read_fields(data: bytes, class_name: str) -> Th1Fields | None:
         return None
     reader = _Reader(data)
     try:
-        stop = reader.header(3)
-        th1_stop = reader.header(8)
+        stop = reader.header((3,))
+        th1_stop = reader.header((8,))
         name, title = reader.named()
-        for _ in range(3):  # TAttLine, TAttFill, TAttMarker
-            reader.skip_object()
+        # TAttLine, TAttFill and TAttMarker (version 3 in ROOT 6.40 files). A
+        # damaged version goes to uproot, which reports it.
+        for versions in ((1, 2), (1, 2), (2, 3)):
+            reader.skip_object(versions)
         (n_cells,) = reader.unpack(_INT)
         x_title, n_bins, x_min, x_max, x_bins = reader.x_axis()
-        reader.skip_object()  # fYaxis
-        reader.skip_object()  # fZaxis
+        reader.skip_object((10,))  # fYaxis
+        reader.skip_object((10,))  # fZaxis
         reader.unpack(_TH1_SUMS)
         reader.array(np.dtype(">f8"))  # fContour
         sumw2 = reader.array(np.dtype(">f8"))
         reader.string()  # fOption
-        reader.skip_object()  # fFunctions
+        reader.skip_object((5,))  # fFunctions, a TList
         (buffer_size,) = reader.unpack(_INT)
         # A flag byte precedes the array.
         reader.position += 1 + 8 * max(buffer_size, 0)

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import uproot
 
+from bumpnet_root import _fastread
 from bumpnet_root._root import import_root
 from bumpnet_root._th1_bytes import object_bytes, read_fields
 from bumpnet_root.errors import BumpNetError
 from bumpnet_root.scan import (
+    ScanReport,
     _axis_title,
     _convert,
     _has_bin_labels,
@@ -185,3 +187,39 @@ def test_damaged_bytes_never_raise(tmp_path: Path):
         fields = read_fields(bytes(damaged), "TH1D")
         outcomes["none" if fields is None else "fields"] += 1
     assert outcomes["none"] > 100
+
+
+def test_list_object_uproot_cannot_read(tmp_path: Path):
+    root = pytest.importorskip("ROOT")
+    path = tmp_path / "efficiency.root"
+    root.TH1.AddDirectory(False)
+    root_file = root.TFile(str(path), "RECREATE")
+    hist = root.TH1D("h", "with an efficiency", 30, 0.0, 30.0)
+    hist.SetContent(np.concatenate(([0.0], _spectrum(30), [0.0])))
+    efficiency = root.TEfficiency("efficiency", "", 5, 0.0, 5.0)
+    # The histogram's list owns the efficiency and deletes it.
+    root.SetOwnership(efficiency, False)
+    hist.GetListOfFunctions().Add(efficiency)
+    root_file.WriteTObject(hist, "h")
+    root_file.Close()
+    with uproot.open(path) as root_file:
+        fast = _load_th1_bytes(root_file, str(path), "h", 1, "TH1D")
+    entries = _fastread.list_entries(str(path), reader="pyroot")
+    (expected,) = _fastread.read_entries(str(path), entries, ScanReport(), "pyroot")
+    assert fast is not None
+    np.testing.assert_array_equal(fast.histogram.counts, expected.histogram.counts)
+    np.testing.assert_array_equal(fast.histogram.edges, expected.histogram.edges)
+
+
+def test_damaged_attribute_version_goes_to_uproot(tmp_path: Path):
+    path = tmp_path / "uproot.root"
+    _write_uproot_file(path)
+    with uproot.open(path) as root_file:
+        data = bytearray(object_bytes(root_file.key("from_arrays;1")))
+    assert read_fields(bytes(data), "TH1D") is not None
+    # TH1D header (6 bytes), TH1 header (6), then TNamed: its byte count
+    # gives where TAttLine starts; the version follows TAttLine's byte count.
+    named_count = int.from_bytes(data[12:16], "big") & ~0x40000000
+    line_version = 12 + 4 + named_count + 4
+    data[line_version] = 0xFF
+    assert read_fields(bytes(data), "TH1D") is None
