@@ -17,8 +17,8 @@ import numpy as np
 def local_maxima(x: list[float]) -> list[int]:
     """Return the maxima of ``x``: the middle (rounded down) of each plateau.
 
-    A maximum has a lower neighbour on both sides; the first and last values
-    are never maxima. Comparisons with NaN are false, so NaN is never a
+    A maximum has a lower neighbour on both sides, so the first and last
+    values are never maxima. Comparisons with NaN are false, so NaN is never a
     maximum nor lets its neighbours be one.
     """
     peaks = []
@@ -39,8 +39,8 @@ def local_maxima(x: list[float]) -> list[int]:
 def keep_distant(peaks: np.ndarray, heights: np.ndarray, distance: float) -> np.ndarray:
     """Return a mask that drops maxima closer than ``distance`` to a higher one.
 
-    The maxima are taken from the highest down; each one kept removes the
-    others within ``distance`` of it.
+    The maxima are taken from the highest down, and each one kept removes
+    the others within ``distance`` of it.
     """
     keep = np.ones(peaks.size, dtype=bool)
     reach = math.ceil(distance)
@@ -97,9 +97,10 @@ def find_peaks(
     """
     if distance < 1:
         raise ValueError(f"distance must be at least 1, got {distance}")
-    values = np.asarray(x, dtype=np.float64).tolist()
+    array = np.asarray(x, dtype=np.float64)
+    values = array.tolist()
     peaks = np.array(local_maxima(values), dtype=np.intp)
-    heights = np.asarray(values, dtype=np.float64)[peaks]
+    heights = array[peaks]
     high = height <= heights
     peaks, heights = peaks[high], heights[high]
     peaks = peaks[keep_distant(peaks, heights, distance)]

@@ -59,13 +59,18 @@ def is_uproot_histogram(obj: Any) -> bool:
     return uproot is not None and isinstance(obj, uproot.behaviors.TH1.Histogram)
 
 
+def _uproot_source(class_name: str, file_path: str | None) -> str:
+    """Return the source of a histogram read by the uproot reader, for messages."""
+    if file_path:
+        return f"uproot {class_name} in {file_path}"
+    return f"uproot {class_name}"
+
+
 def read_uproot(obj: Any, name: str | None) -> Hist1D:
     class_name = str(obj.classname)
     label = str(obj.name or "") if name is None else name
-    source = f"uproot {class_name}"
     file_path = getattr(getattr(obj, "file", None), "file_path", None)
-    if file_path:
-        source += f" in {file_path}"
+    source = _uproot_source(class_name, file_path)
 
     if class_name.startswith("TProfile") or _is_mean_kind(obj.kind):
         raise InvalidHistogramError(
@@ -104,13 +109,12 @@ def read_uproot(obj: Any, name: str | None) -> Hist1D:
 
 
 def read_th1_fields(fields: Any, class_name: str, name: str, file_path: str) -> Hist1D:
-    """Build the Hist1D that :func:`read_uproot` builds, from the fields of
-    :func:`bumpnet_root._th1_bytes.read_fields` (a TH1D or TH1F without bin
-    labels).
+    """Build the Hist1D that :func:`read_uproot` builds, from TH1 fields.
+
+    ``fields`` come from :func:`bumpnet_root._th1_bytes.read_fields`: a TH1D
+    or TH1F without bin labels.
     """
-    source = f"uproot {class_name}"
-    if file_path:
-        source += f" in {file_path}"
+    source = _uproot_source(class_name, file_path)
     cells = np.asarray(fields.cells, dtype=np.float64)
     check_integer_contents(class_name, cells, name or "<unnamed>", source)
     if fields.x_bins.size == fields.n_bins + 1:

@@ -15,7 +15,7 @@ and the caller reads the object with uproot as before, with uproot's
 messages. tests/test_th1_bytes.py compares both ways on many histograms.
 
 The skipped members are checked for their byte counts and versions only.
-So a histogram is scanned even when its list of functions holds an object
+So a histogram is scanned even when its list of functions contains an object
 that uproot cannot read (a TEfficiency, for example), as the PyROOT reader
 scans it, or when bytes inside the list or inside fOption are damaged.
 uproot reports such a histogram as failed.
@@ -33,6 +33,8 @@ _BYTE_COUNT_MASK = 0x40000000
 _VERSION_BYTE_COUNT_MASK = 0x4000
 _IS_REFERENCED = 1 << 4
 
+_BYTE = struct.Struct(">B")
+_SHORT = struct.Struct(">h")
 _INT = struct.Struct(">i")
 _HEADER = struct.Struct(">IH")
 _TOBJECT = struct.Struct(">II")
@@ -98,7 +100,7 @@ class _Reader:
             raise _Layout(f"object ends at {self.position}, not {stop}")
 
     def string(self) -> str:
-        (length,) = self.unpack(struct.Struct(">B"))
+        (length,) = self.unpack(_BYTE)
         if length == 255:
             (length,) = self.unpack(_INT)
         stop = self.position + length
@@ -120,9 +122,9 @@ class _Reader:
         return values.astype(dtype.newbyteorder("="))
 
     def named(self) -> tuple[str, str]:
-        """Read a TNamed (with its TObject); return its name and title."""
+        """Read a TNamed with its TObject, and return its name and title."""
         stop = self.header((1,))
-        (version,) = self.unpack(struct.Struct(">h"))
+        (version,) = self.unpack(_SHORT)
         if version & _VERSION_BYTE_COUNT_MASK:
             self.position += 4
         _, bits = self.unpack(_TOBJECT)
@@ -156,7 +158,7 @@ class _Reader:
 def read_fields(data: bytes, class_name: str) -> Th1Fields | None:
     """Return the scan's members of a TH1D or TH1F, or None for uproot to read.
 
-    ``data`` holds the decompressed object as its key stores it.
+    ``data`` is the decompressed object as its key stores it.
     """
     content_type = _CONTENT_TYPES.get(class_name)
     if content_type is None:

@@ -67,11 +67,11 @@ logger = logging.getLogger(__name__)
 # Expected background per bin is clamped to at least this, as in
 # BumpNetModule.forward.
 MIN_NETWORK_BACKGROUND = 1e-3
-# Fewest rows per network call; see the module docstring. With fewer rows
+# Minimum rows per network call (see the module docstring). With fewer rows
 # oneDNN picks other convolution algorithms, whose results differ by about
 # 1e-7 relative.
 NETWORK_ROWS = 16
-# Most rows per network call, and the bins per call (rows times padded
+# Maximum rows per network call, and the bins per call (rows times padded
 # length) up to which rows are added: 4096 bins of 32 channels in float32
 # take 512 kB per layer, which stays in the L2 cache. With one thread, calls
 # of 32 rows of 128 bins took 0.26 ms per row against 0.30 ms in calls of 16
@@ -84,7 +84,7 @@ NETWORK_CALL_BINS = 4096
 # long histogram by up to 16.
 FILLED_BATCH_BINS = 2048
 # Bins per likelihood-ratio call (rows times bins). A work array of the
-# Newton fit then holds 4096 x 17 float64 values (557 kB), and the few that
+# Newton fit then contains 4096 x 17 float64 values (557 kB), and the few that
 # each step reads stay in the L2 cache. On the histograms of a benchmark task
 # the likelihood ratio took 138 to 144 ms in calls of 4096 bins, against 146
 # to 158 ms in calls of 30,720 and 164 ms in calls of 2048. Rows of more bins
@@ -238,8 +238,8 @@ class PaddedNetwork:
     filled with empty rows).
 
     The result does not depend on the padding, bit for bit, nor on the other
-    rows of a call of at least :data:`NETWORK_ROWS` rows. The inputs past a row's own
-    length are set to zero before every convolution that reads neighbouring
+    rows of a call of at least :data:`NETWORK_ROWS` rows. The inputs past a
+    row's own length are set to zero before every convolution that reads neighbouring
     bins, which is what the convolutions' own zero padding gives on the row
     alone. The per-histogram mean and spread of the inputs are taken over the
     row's own bins. The background agrees with the module's own

@@ -319,17 +319,22 @@ def _has_bin_labels(obj: Any) -> bool:
     return bool(labels)
 
 
-def _convert(obj: Any, name: str) -> tuple[Hist1D, tuple[str, ...]]:
-    """Convert an uproot histogram and return it with the warnings it raised.
+def _with_warnings(build: Callable[[], Hist1D]) -> tuple[Hist1D, tuple[str, ...]]:
+    """Run ``build`` and return its histogram with the warnings it raised.
 
     The caller logs the warnings, and only for histograms that are scanned.
     """
-    from .adapters import to_hist1d
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        histogram = to_hist1d(obj, name=name)
+        histogram = build()
     return histogram, tuple(str(w.message) for w in caught)
+
+
+def _convert(obj: Any, name: str) -> tuple[Hist1D, tuple[str, ...]]:
+    """Convert an uproot histogram and return it with the warnings it raised."""
+    from .adapters import to_hist1d
+
+    return _with_warnings(lambda: to_hist1d(obj, name=name))
 
 
 def _read_file(
@@ -518,15 +523,17 @@ def _load_th1_bytes(
         return None
     if fields is None:
         return None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            histogram = read_th1_fields(fields, class_name, name, root_file.file_path)
-        except BumpNetError:
-            return None
+
+    def build() -> Hist1D:
+        histogram = read_th1_fields(fields, class_name, name, root_file.file_path)
         # The warnings of adapters.to_hist1d after it reads an uproot object.
         _warn_about_contents(histogram)
-    conversion_warnings = tuple(str(w.message) for w in caught)
+        return histogram
+
+    try:
+        histogram, conversion_warnings = _with_warnings(build)
+    except BumpNetError:
+        return None
     return _LoadedHistogram(
         name, class_name, histogram, fields.x_title, conversion_warnings
     )

@@ -42,6 +42,6 @@ def test_plateau_maximum_is_its_middle():
     assert find_peaks(x, height=0.0, distance=1, prominence=0.0).tolist() == [3]
 
 
-def test_distance_below_one_is_refused():
+def test_distance_below_one_raises():
     with pytest.raises(ValueError, match=r"distance must be at least 1, got 0\.5"):
         find_peaks(np.zeros(5), height=0.0, distance=0.5, prominence=0.0)

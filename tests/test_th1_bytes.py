@@ -100,8 +100,8 @@ def _write_uproot_file(path: Path) -> None:
 
 
 def _compare_file(path: Path) -> int:
-    """Compare both ways for every TH1D and TH1F; return how many took bytes."""
-    taken = 0
+    """Compare both ways for every TH1D and TH1F, and count those read from bytes."""
+    read_from_bytes = 0
     with uproot.open(path) as root_file:
         for key, class_name in root_file.classnames(recursive=True).items():
             if class_name not in ("TH1D", "TH1F"):
@@ -120,7 +120,7 @@ def _compare_file(path: Path) -> int:
             if fast is None:
                 # Another layout, which uproot reads.
                 continue
-            taken += 1
+            read_from_bytes += 1
             got = fast.histogram
             np.testing.assert_array_equal(got.edges, histogram.edges)
             np.testing.assert_array_equal(got.counts, histogram.counts)
@@ -133,7 +133,7 @@ def _compare_file(path: Path) -> int:
             assert fast.x_title == _axis_title(obj), key
             assert fast.warnings == conversion_warnings, key
             assert fast.class_name == class_name
-    return taken
+    return read_from_bytes
 
 
 @pytest.mark.parametrize("compression", COMPRESSIONS)

@@ -175,7 +175,8 @@ def test_network_calls_cover_sorted_rows_in_order():
     rng = np.random.default_rng(13)
     lengths = np.sort(rng.integers(5, 300, 700))
     calls = network_calls(lengths)
-    assert calls[0][0] == 0 and calls[-1][1] == lengths.size
+    assert calls[0][0] == 0
+    assert calls[-1][1] == lengths.size
     for (first, stop, n_bins), following in zip(calls, [*calls[1:], None]):
         assert n_bins == padded_length(int(lengths[stop - 1]))
         assert 1 <= stop - first <= network_rows(n_bins)
@@ -189,7 +190,7 @@ def test_network_calls_cover_sorted_rows_in_order():
 
 
 @pytest.mark.parametrize("n_bins", [8, 64, 72, 128, 256, 4096, 100_000])
-def test_network_rows_fill_a_call_of_about_4096_bins(n_bins):
+def test_network_rows_within_bounds(n_bins):
     rows = network_rows(n_bins)
     assert NETWORK_ROWS <= rows <= 64
     assert rows * n_bins <= 4096 or rows == NETWORK_ROWS
