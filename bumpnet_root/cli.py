@@ -100,6 +100,13 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value:g}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = _finite_float(text)
     if value <= 0:
@@ -213,7 +220,7 @@ def _add_scan_parser(subparsers, parent: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--threshold",
-        type=_finite_float,
+        type=_non_negative_float,
         default=DEFAULT_THRESHOLD,
         metavar="Z",
         help="local significance a candidate must exceed (default: %(default)s)",

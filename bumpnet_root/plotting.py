@@ -147,18 +147,20 @@ def _draw_significance(ax, result: ScanResult, threshold: float) -> None:
 
     low = min(float(np.min(z)), 0.0)
     high = max(float(np.max(z)), threshold)
-    if high > _SYMLOG_ABOVE * threshold:
+    # A threshold of 0 or below cannot set the scale, so Z = 1 does.
+    scale = threshold if threshold > 0 else 1.0
+    if high > _SYMLOG_ABOVE * scale:
         # Resonances such as the Z boson reach Z of several hundred. A scale
         # that is linear up to 2 x threshold and logarithmic above keeps both
         # the threshold line and such peaks readable. Deficits below
         # -2 x threshold are cut off, and a note in the panel reports it.
-        linear_limit = 2 * threshold
+        linear_limit = 2 * scale
         ax.set_yscale("symlog", linthresh=linear_limit)
         ax.set_ylim(max(low * 1.2, -linear_limit), high * 5)
         powers = 10.0 ** np.arange(1, np.floor(np.log10(high * 5)) + 1)
-        ticks = [0.0, threshold, *powers[powers > linear_limit]]
-        if low <= -threshold:
-            ticks.insert(0, -threshold)
+        ticks = sorted({0.0, threshold, *powers[powers > linear_limit]})
+        if low <= -scale:
+            ticks.insert(0, -scale)
         if low < -linear_limit:
             ax.text(
                 0.01,

@@ -146,6 +146,7 @@ def test_no_command_exit_two():
         ["scan", "x.root", "--threshold", "high"],
         ["scan", "x.root", "--threshold", "nan"],
         ["scan", "x.root", "--threshold", "inf"],
+        ["scan", "x.root", "--threshold", "-1"],
         ["crosscheck", "x.root", "--mass", "nan"],
         ["crosscheck", "x.root", "--sqrt-s", "0"],
         ["crosscheck", "x.root", "--resolution", "-1"],

@@ -76,6 +76,12 @@ def test_plot_result_large_z(tmp_path: Path):
     assert written[0].read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_plot_result_threshold_zero(report, tmp_path: Path):
+    # A threshold of 0 cannot set the linear range of the log scale.
+    written = plot_result(report.results[0], tmp_path / "zero", threshold=0.0)
+    assert written[0].read_bytes().startswith(PNG_SIGNATURE)
+
+
 def test_plot_result_rejects_unknown_format(report, tmp_path: Path):
     with pytest.raises(ValueError, match="svg"):
         plot_result(report.results[0], tmp_path / "x", 3.0, formats=("svg",))
