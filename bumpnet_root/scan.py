@@ -57,6 +57,10 @@ _NOT_HISTOGRAM_REASONS = {
     "TTree": "a TTree is not a histogram; fill a TH1 from it first",
     "TNtuple": "a TNtuple is not a histogram; fill a TH1 from it first",
     "TNtupleD": "a TNtupleD is not a histogram; fill a TH1 from it first",
+    "ROOT::RNTuple": (
+        "a ROOT::RNTuple is not a histogram; fill a TH1 from it first, for "
+        "example with 'bumpnet build-histograms'"
+    ),
 }
 
 

@@ -337,6 +337,18 @@ def test_mixed_file_skip_reasons(mixed_scan):
     assert "TTree is not a histogram" in reasons["events"]
 
 
+def test_rntuple_skip_names_builder(model: BumpNet):
+    path = (
+        DATA_DIR
+        / "events"
+        / ("Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root")
+    )
+    report = scan_files([path], model)
+    reasons = _skip_reasons(report)
+    assert "RNTuple is not a histogram" in reasons["Events"]
+    assert "bumpnet build-histograms" in reasons["Events"]
+
+
 def test_bad_files_and_histograms_recorded(mixed_scan):
     report, _, files = mixed_scan
     failed = {(Path(f.file).name, f.name): f for f in report.failed}
